@@ -1,0 +1,399 @@
+// Package pool keeps the instances of one function version on one node: warm
+// reuse, keep-alive, provisioned (min-warm) instances, a concurrency limit
+// with a bounded wait queue, and scale to zero.
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hearth-sh/hearth/internal/clock"
+	"github.com/hearth-sh/hearth/internal/runtime"
+)
+
+// Errors Acquire returns.
+var (
+	// ErrThrottled: every instance is busy and the wait queue is full, or the
+	// wait ran past QueueTimeout.
+	ErrThrottled = errors.New("too many concurrent invocations")
+	// ErrClosed: the pool was closed (the function was redeployed or removed).
+	ErrClosed = errors.New("pool closed")
+)
+
+// Config shapes a pool.
+type Config struct {
+	// Concurrency is the maximum number of live instances (≥ 1).
+	Concurrency int
+	// MinWarm instances are created at start and kept, idle or not.
+	MinWarm int
+	// KeepAlive is how long an idle instance above MinWarm lives.
+	KeepAlive time.Duration
+	// QueueSize bounds the invocations waiting for an instance; beyond it
+	// Acquire fails at once with ErrThrottled.
+	QueueSize int
+	// QueueTimeout bounds how long one invocation waits for an instance.
+	QueueTimeout time.Duration
+}
+
+// Stats is a snapshot of a pool's counters.
+type Stats struct {
+	Idle, Busy, Spawning, Waiting int
+	ColdStarts, WarmStarts       int64
+	Throttled                    int64
+	// Evicted counts destroyed instances by reason: "keepalive", "broken", "close".
+	Evicted map[string]int64
+}
+
+// Pool is the set of instances of one template.
+//
+// # Notes
+//
+// Invariants, kept under mu: an instance in idle is never running a request;
+// live == len(idle) + busy + spawning; live ≤ Concurrency.
+type Pool struct {
+	tmpl   runtime.Template
+	cfg    Config
+	clock  clock.Clock
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	idle     []*entry // most recently released last: reuse it first
+	live     int
+	busy     int
+	spawning int
+	waiters  []chan grant
+	closed   bool
+	stats    Stats
+	drained  chan struct{} // closed when a closed pool has no live instances
+}
+
+type entry struct {
+	inst  runtime.Instance
+	timer clock.Timer // keep-alive expiry; nil while busy or kept as min-warm
+}
+
+// grant hands a waiter either a warm instance or the right to spawn one.
+type grant struct {
+	e     *entry
+	spawn bool
+	err   error
+}
+
+// New makes a pool and starts its MinWarm instances in the background.
+func New(tmpl runtime.Template, cfg Config, clk clock.Clock, logger *slog.Logger) *Pool {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
+	}
+	if cfg.MinWarm > cfg.Concurrency {
+		cfg.MinWarm = cfg.Concurrency
+	}
+	p := &Pool{tmpl: tmpl, cfg: cfg, clock: clk, logger: logger,
+		stats: Stats{Evicted: map[string]int64{}}, drained: make(chan struct{})}
+	p.provision()
+	return p
+}
+
+// Lease is an acquired instance. Exactly one of Release or Discard must be called.
+type Lease struct {
+	Instance runtime.Instance
+	// Cold is true when the instance was spawned for this invocation.
+	Cold bool
+	// Phases times the cold start (zero when warm).
+	Phases runtime.Phases
+	pool   *Pool
+	e      *entry
+}
+
+// Acquire returns an instance for one invocation: an idle one (warm), a new
+// one (cold), or, at the concurrency limit, one released by another
+// invocation within QueueTimeout.
+func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if e := p.popIdleLocked(); e != nil {
+		p.busy++
+		p.stats.WarmStarts++
+		p.mu.Unlock()
+		return &Lease{Instance: e.inst, pool: p, e: e}, nil
+	}
+	if p.live < p.cfg.Concurrency {
+		p.live++
+		p.spawning++
+		p.mu.Unlock()
+		return p.spawnLease(ctx)
+	}
+	if len(p.waiters) >= p.cfg.QueueSize {
+		p.stats.Throttled++
+		p.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d instances busy and %d invocations queued", ErrThrottled, p.cfg.Concurrency, p.cfg.QueueSize)
+	}
+	ch := make(chan grant, 1)
+	p.waiters = append(p.waiters, ch)
+	p.mu.Unlock()
+
+	timeout := p.clock.AfterFunc(p.cfg.QueueTimeout, func() { p.abandon(ch, ErrThrottled) })
+	defer timeout.Stop()
+	stop := context.AfterFunc(ctx, func() { p.abandon(ch, ctx.Err()) })
+	defer stop()
+
+	g := <-ch
+	switch {
+	case g.err != nil:
+		if errors.Is(g.err, ErrThrottled) {
+			return nil, fmt.Errorf("%w: waited %s for one of %d instances", ErrThrottled, p.cfg.QueueTimeout, p.cfg.Concurrency)
+		}
+		return nil, g.err
+	case g.spawn:
+		return p.spawnLease(ctx)
+	default:
+		p.mu.Lock()
+		p.stats.WarmStarts++
+		p.mu.Unlock()
+		return &Lease{Instance: g.e.inst, pool: p, e: g.e}, nil
+	}
+}
+
+// abandon removes a waiter that gave up. If a grant raced in first, the
+// waiter still receives that grant and must honour it, so nothing is lost.
+func (p *Pool) abandon(ch chan grant, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, w := range p.waiters {
+		if w == ch {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			if errors.Is(err, ErrThrottled) {
+				p.stats.Throttled++
+			}
+			ch <- grant{err: err}
+			return
+		}
+	}
+}
+
+// spawnLease runs a cold start for a slot already counted in live and spawning.
+func (p *Pool) spawnLease(ctx context.Context) (*Lease, error) {
+	inst, phases, err := p.tmpl.Spawn(ctx)
+	p.mu.Lock()
+	p.spawning--
+	if err != nil {
+		p.live--
+		p.handOffSlotLocked()
+		p.mu.Unlock()
+		return nil, err
+	}
+	p.busy++
+	p.stats.ColdStarts++
+	p.mu.Unlock()
+	return &Lease{Instance: inst, Cold: true, Phases: phases, pool: p, e: &entry{inst: inst}}, nil
+}
+
+// Release returns a healthy instance to the pool after an invocation.
+func (l *Lease) Release() { l.pool.release(l.e, false) }
+
+// Discard destroys a broken instance (after a trap, timeout or crash).
+func (l *Lease) Discard() { l.pool.release(l.e, true) }
+
+func (p *Pool) release(e *entry, broken bool) {
+	p.mu.Lock()
+	p.busy--
+	if broken || p.closed {
+		p.live--
+		reason := "broken"
+		if !broken {
+			reason = "close"
+		}
+		p.stats.Evicted[reason]++
+		p.handOffSlotLocked()
+		p.mu.Unlock()
+		p.closeInstance(e.inst)
+		p.provision()
+		return
+	}
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.busy++
+		p.mu.Unlock()
+		w <- grant{e: e}
+		return
+	}
+	p.pushIdleLocked(e)
+	p.mu.Unlock()
+}
+
+// handOffSlotLocked gives a freed slot to the first waiter, which spawns.
+func (p *Pool) handOffSlotLocked() {
+	if p.closed {
+		p.checkDrainedLocked()
+		return
+	}
+	if len(p.waiters) == 0 {
+		return
+	}
+	w := p.waiters[0]
+	p.waiters = p.waiters[1:]
+	p.live++
+	p.spawning++
+	w <- grant{spawn: true}
+}
+
+func (p *Pool) popIdleLocked() *entry {
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	e := p.idle[n-1]
+	p.idle = p.idle[:n-1]
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	return e
+}
+
+// pushIdleLocked parks e and, unless it is needed to keep MinWarm, arms its
+// keep-alive expiry.
+func (p *Pool) pushIdleLocked(e *entry) {
+	p.idle = append(p.idle, e)
+	if p.live > p.cfg.MinWarm {
+		e.timer = p.clock.AfterFunc(p.cfg.KeepAlive, func() { p.expire(e) })
+	}
+}
+
+// expire destroys e if it is still idle and not needed for MinWarm.
+func (p *Pool) expire(e *entry) {
+	p.mu.Lock()
+	idx := -1
+	for i, o := range p.idle {
+		if o == e {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 || e.timer == nil || p.live <= p.cfg.MinWarm {
+		p.mu.Unlock()
+		return
+	}
+	e.timer = nil
+	p.idle = append(p.idle[:idx], p.idle[idx+1:]...)
+	p.live--
+	p.stats.Evicted["keepalive"]++
+	p.mu.Unlock()
+	p.closeInstance(e.inst)
+}
+
+// provision starts instances in the background until MinWarm are live.
+func (p *Pool) provision() {
+	p.mu.Lock()
+	n := p.cfg.MinWarm - p.live
+	if p.closed || n <= 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.live += n
+	p.spawning += n
+	p.mu.Unlock()
+	for range n {
+		go func() {
+			inst, _, err := p.tmpl.Spawn(context.Background())
+			p.mu.Lock()
+			p.spawning--
+			if err != nil {
+				p.live--
+				p.handOffSlotLocked()
+				p.mu.Unlock()
+				p.logger.Error("provision instance", "err", err)
+				return
+			}
+			e := &entry{inst: inst}
+			if p.closed {
+				p.live--
+				p.checkDrainedLocked()
+				p.mu.Unlock()
+				p.closeInstance(inst)
+				return
+			}
+			if len(p.waiters) > 0 {
+				w := p.waiters[0]
+				p.waiters = p.waiters[1:]
+				p.busy++
+				p.mu.Unlock()
+				w <- grant{e: e}
+				return
+			}
+			p.pushIdleLocked(e)
+			p.mu.Unlock()
+		}()
+	}
+}
+
+func (p *Pool) closeInstance(inst runtime.Instance) {
+	if err := inst.Close(context.Background()); err != nil {
+		p.logger.Warn("close instance", "err", err)
+	}
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Evicted = make(map[string]int64, len(p.stats.Evicted))
+	for k, v := range p.stats.Evicted {
+		s.Evicted[k] = v
+	}
+	s.Idle, s.Busy, s.Spawning, s.Waiting = len(p.idle), p.busy, p.spawning, len(p.waiters)
+	return s
+}
+
+// Close stops the pool: idle instances are destroyed at once, waiters get
+// ErrClosed, and busy instances are destroyed when released, so invocations
+// in flight finish on this version. Close then waits until every instance is
+// gone or ctx ends, and closes the template.
+func (p *Pool) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.live -= len(idle)
+	p.stats.Evicted["close"] += int64(len(idle))
+	for _, w := range p.waiters {
+		w <- grant{err: ErrClosed}
+	}
+	p.waiters = nil
+	p.checkDrainedLocked()
+	p.mu.Unlock()
+	for _, e := range idle {
+		if e.timer != nil {
+			e.timer.Stop()
+		}
+		p.closeInstance(e.inst)
+	}
+	select {
+	case <-p.drained:
+	case <-ctx.Done():
+		return fmt.Errorf("pool close: %w", ctx.Err())
+	}
+	return p.tmpl.Close(ctx)
+}
+
+func (p *Pool) checkDrainedLocked() {
+	if p.closed && p.live == 0 {
+		select {
+		case <-p.drained:
+		default:
+			close(p.drained)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearth-sh/hearth/internal/clock"
+	"github.com/hearth-sh/hearth/internal/runtime"
+)
+
+// fakeTemplate counts spawns and closes; Spawn fails while failSpawn is set.
+type fakeTemplate struct {
+	spawned, closed atomic.Int64
+	failSpawn       atomic.Bool
+	tmplClosed      atomic.Bool
+}
+
+type fakeInstance struct{ t *fakeTemplate }
+
+func (t *fakeTemplate) Spawn(context.Context) (runtime.Instance, runtime.Phases, error) {
+	if t.failSpawn.Load() {
+		return nil, runtime.Phases{}, errors.New("spawn failed")
+	}
+	t.spawned.Add(1)
+	return &fakeInstance{t}, runtime.Phases{Init: time.Millisecond}, nil
+}
+func (t *fakeTemplate) Close(context.Context) error { t.tmplClosed.Store(true); return nil }
+func (i *fakeInstance) Invoke(context.Context, runtime.Request) (runtime.Response, error) {
+	return runtime.Response{Status: 200}, nil
+}
+func (i *fakeInstance) Close(context.Context) error { i.t.closed.Add(1); return nil }
+
+func newTestPool(t *testing.T, cfg Config) (*Pool, *fakeTemplate, *clock.Fake) {
+	t.Helper()
+	tmpl := &fakeTemplate{}
+	clk := clock.NewFake(time.Unix(0, 0))
+	p := New(tmpl, cfg, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	return p, tmpl, clk
+}
+
+func mustAcquire(t *testing.T, p *Pool) *Lease {
+	t.Helper()
+	l, err := p.Acquire(context.Background())
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	return l
+}
+
+// eventually polls cond; used only where the pool works in its own goroutines.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestColdThenWarm(t *testing.T) {
+	p, tmpl, _ := newTestPool(t, Config{Concurrency: 2, KeepAlive: time.Minute, QueueSize: 1, QueueTimeout: time.Second})
+	l := mustAcquire(t, p)
+	if !l.Cold || l.Phases.Init != time.Millisecond {
+		t.Fatalf("first acquire: cold=%v phases=%+v, want a timed cold start", l.Cold, l.Phases)
+	}
+	l.Release()
+	l = mustAcquire(t, p)
+	if l.Cold {
+		t.Fatal("second acquire was cold, want the released instance")
+	}
+	l.Release()
+	if got := tmpl.spawned.Load(); got != 1 {
+		t.Fatalf("spawned %d instances, want 1", got)
+	}
+}
+
+func TestConcurrencyLimitAndQueue(t *testing.T) {
+	p, tmpl, clk := newTestPool(t, Config{Concurrency: 1, KeepAlive: time.Minute, QueueSize: 1, QueueTimeout: 10 * time.Second})
+	first := mustAcquire(t, p)
+
+	got := make(chan *Lease, 1)
+	go func() {
+		l, err := p.Acquire(context.Background())
+		if err != nil {
+			t.Errorf("queued Acquire: %v", err)
+		}
+		got <- l
+	}()
+	eventually(t, "the second invocation to queue", func() bool { return p.Stats().Waiting == 1 })
+
+	if _, err := p.Acquire(context.Background()); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("third Acquire with a full queue: err=%v, want ErrThrottled", err)
+	}
+	first.Release()
+	second := <-got
+	if second.Cold {
+		t.Fatal("queued invocation got a cold instance, want the released one")
+	}
+	second.Release()
+	if n := tmpl.spawned.Load(); n != 1 {
+		t.Fatalf("spawned %d, want 1 (concurrency 1)", n)
+	}
+
+	// A waiter that outlives QueueTimeout is throttled.
+	hold := mustAcquire(t, p)
+	errc := make(chan error, 1)
+	go func() { _, err := p.Acquire(context.Background()); errc <- err }()
+	eventually(t, "a waiter", func() bool { return p.Stats().Waiting == 1 })
+	clk.Advance(10 * time.Second)
+	if err := <-errc; !errors.Is(err, ErrThrottled) {
+		t.Fatalf("waiter after QueueTimeout: err=%v, want ErrThrottled", err)
+	}
+	hold.Release()
+	if s := p.Stats(); s.Throttled != 2 || s.Waiting != 0 || s.Idle != 1 {
+		t.Fatalf("stats = %+v, want 2 throttled, no waiters, 1 idle", s)
+	}
+}
+
+func TestWaiterContextCancelled(t *testing.T) {
+	p, _, _ := newTestPool(t, Config{Concurrency: 1, KeepAlive: time.Minute, QueueSize: 4, QueueTimeout: time.Hour})
+	hold := mustAcquire(t, p)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { _, err := p.Acquire(ctx); errc <- err }()
+	eventually(t, "a waiter", func() bool { return p.Stats().Waiting == 1 })
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	hold.Release()
+}
+
+func TestKeepAliveAndMinWarm(t *testing.T) {
+	tests := []struct {
+		name      string
+		minWarm   int
+		acquire   int
+		wantAlive int
+	}{
+		{"scale to zero", 0, 2, 0},
+		{"min-warm kept", 1, 3, 1},
+		{"min-warm equals use", 2, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, tmpl, clk := newTestPool(t, Config{Concurrency: 4, MinWarm: tt.minWarm, KeepAlive: time.Minute, QueueSize: 1, QueueTimeout: time.Second})
+			eventually(t, "provisioned instances", func() bool { return p.Stats().Idle == tt.minWarm })
+			var leases []*Lease
+			for range tt.acquire {
+				leases = append(leases, mustAcquire(t, p))
+			}
+			for _, l := range leases {
+				l.Release()
+			}
+			clk.Advance(59 * time.Second)
+			if s := p.Stats(); s.Idle != max(tt.acquire, tt.minWarm) {
+				t.Fatalf("before keep-alive: idle=%d, want %d", s.Idle, max(tt.acquire, tt.minWarm))
+			}
+			clk.Advance(time.Second)
+			s := p.Stats()
+			if s.Idle != tt.wantAlive {
+				t.Fatalf("after keep-alive: idle=%d, want %d", s.Idle, tt.wantAlive)
+			}
+			if alive := tmpl.spawned.Load() - tmpl.closed.Load(); alive != int64(tt.wantAlive) {
+				t.Fatalf("live instances = %d, want %d", alive, tt.wantAlive)
+			}
+		})
+	}
+}
+
+func TestDiscardReplacesMinWarm(t *testing.T) {
+	p, tmpl, _ := newTestPool(t, Config{Concurrency: 2, MinWarm: 1, KeepAlive: time.Minute, QueueSize: 1, QueueTimeout: time.Second})
+	eventually(t, "provisioning", func() bool { return p.Stats().Idle == 1 })
+	l := mustAcquire(t, p)
+	l.Discard()
+	eventually(t, "a replacement", func() bool { return p.Stats().Idle == 1 })
+	if tmpl.closed.Load() != 1 || tmpl.spawned.Load() != 2 {
+		t.Fatalf("closed=%d spawned=%d, want 1 and 2", tmpl.closed.Load(), tmpl.spawned.Load())
+	}
+	if s := p.Stats(); s.Evicted["broken"] != 1 {
+		t.Fatalf("evicted = %v, want one broken", s.Evicted)
+	}
+}
+
+func TestSpawnErrorFreesSlot(t *testing.T) {
+	p, tmpl, _ := newTestPool(t, Config{Concurrency: 1, KeepAlive: time.Minute, QueueSize: 1, QueueTimeout: time.Second})
+	tmpl.failSpawn.Store(true)
+	if _, err := p.Acquire(context.Background()); err == nil {
+		t.Fatal("Acquire succeeded with a failing template")
+	}
+	tmpl.failSpawn.Store(false)
+	mustAcquire(t, p).Release()
+}
+
+func TestCloseWaitsForBusy(t *testing.T) {
+	p, tmpl, _ := newTestPool(t, Config{Concurrency: 2, KeepAlive: time.Minute, QueueSize: 1, QueueTimeout: time.Second})
+	busy := mustAcquire(t, p)
+	mustAcquire(t, p).Release()
+
+	var wg sync.WaitGroup
+	closed := make(chan error, 1)
+	wg.Add(1)
+	go func() { defer wg.Done(); closed <- p.Close(context.Background()) }()
+	eventually(t, "the idle instance to close", func() bool { return tmpl.closed.Load() == 1 })
+	select {
+	case <-closed:
+		t.Fatal("Close returned while an invocation was in flight")
+	default:
+	}
+	if _, err := p.Acquire(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Acquire on a closing pool: %v, want ErrClosed", err)
+	}
+	busy.Release()
+	wg.Wait()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if tmpl.closed.Load() != 2 || !tmpl.tmplClosed.Load() {
+		t.Fatalf("after Close: %d instances closed, template closed=%v", tmpl.closed.Load(), tmpl.tmplClosed.Load())
+	}
+}
