@@ -59,9 +59,19 @@ func (c Config) Defaults() Config {
 	return c
 }
 
+// ErrInvalidConfig: a function config breaks a rule.
+var ErrInvalidConfig = errors.New("invalid function config")
+
 // Validate reports the first problem with c (after Defaults), phrased as
-// what to fix.
+// what to fix; the error wraps ErrInvalidConfig.
 func (c Config) Validate() error {
+	if err := c.check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+func (c Config) check() error {
 	switch {
 	case c.Runtime != "wasm" && c.Runtime != "process":
 		return fmt.Errorf("runtime %q is unknown: use \"wasm\" or \"process\"", c.Runtime)

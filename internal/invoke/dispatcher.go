@@ -1,0 +1,299 @@
+// Package invoke dispatches invocations to the pools of active function
+// versions: it turns a deployed function into a running pool, swaps pools on
+// redeploy so that in-flight invocations finish on the old version, applies
+// the function's timeout, and reports every invocation (metrics, log line).
+package invoke
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hearth-sh/hearth/internal/clock"
+	"github.com/hearth-sh/hearth/internal/fnlog"
+	"github.com/hearth-sh/hearth/internal/pool"
+	"github.com/hearth-sh/hearth/internal/registry"
+	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/telemetry"
+)
+
+// Limits on invocation payloads, as in AWS Lambda's synchronous invoke.
+const (
+	MaxRequestBytes  = 6 << 20
+	MaxResponseBytes = 6 << 20
+)
+
+// ErrNotFound: no active function of that name on this node.
+var ErrNotFound = errors.New("function not found")
+
+// Options configure a Dispatcher.
+type Options struct {
+	Runtimes map[string]runtime.Runtime // by registry.Config.Runtime
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	Logs     *fnlog.Book
+	Metrics  *telemetry.Metrics
+	// QueueSize and QueueTimeout bound how many invocations wait for an
+	// instance at a function's concurrency limit, and for how long.
+	QueueSize    int
+	QueueTimeout time.Duration
+}
+
+// Dispatcher routes invocations to function pools.
+type Dispatcher struct {
+	opts Options
+
+	mu     sync.RWMutex
+	active map[string]*active
+}
+
+type active struct {
+	fn   registry.Function
+	pool *pool.Pool
+}
+
+// Result is one finished invocation.
+type Result struct {
+	Response  runtime.Response
+	RequestID string
+	Version   int64
+	Cold      bool
+	// Phases holds the cold-start phases (Handler is always set).
+	Phases runtime.Phases
+}
+
+// New returns a Dispatcher with no active functions.
+func New(opts Options) *Dispatcher {
+	if opts.QueueSize == 0 {
+		opts.QueueSize = 100
+	}
+	if opts.QueueTimeout == 0 {
+		opts.QueueTimeout = 10 * time.Second
+	}
+	return &Dispatcher{opts: opts, active: map[string]*active{}}
+}
+
+// Prepare validates and compiles a function version without activating it.
+func (d *Dispatcher) Prepare(ctx context.Context, fn registry.Function, artifact []byte) (runtime.Template, error) {
+	rt, ok := d.opts.Runtimes[fn.Config.Runtime]
+	if !ok {
+		return nil, fmt.Errorf("%w: runtime %q is not available on this node", runtime.ErrInvalidArtifact, fn.Config.Runtime)
+	}
+	spec := runtime.Spec{
+		Name:             fn.Name,
+		Version:          fn.Version,
+		MemoryBytes:      int64(fn.Config.MemoryMB) << 20,
+		Timeout:          time.Duration(fn.Config.Timeout),
+		Env:              fn.Config.Env,
+		MaxResponseBytes: MaxResponseBytes,
+		Handler:          fn.Config.Handler,
+		Log:              d.logFunc(fn),
+	}
+	tmpl, err := rt.Prepare(ctx, spec, runtime.Artifact{Digest: fn.Digest, Bytes: artifact})
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s version %d: %w", fn.Name, fn.Version, err)
+	}
+	return tmpl, nil
+}
+
+func (d *Dispatcher) logFunc(fn registry.Function) runtime.LogFunc {
+	return func(stream runtime.Stream, requestID string, line []byte) {
+		d.opts.Logs.Append(fnlog.Entry{Time: d.opts.Clock.Now(), Function: fn.Name, Version: fn.Version,
+			RequestID: requestID, Stream: string(stream), Message: string(line)})
+	}
+}
+
+// Activate makes tmpl the version that serves fn.Name. The previous version's
+// pool stops taking invocations and closes once those in flight finish.
+func (d *Dispatcher) Activate(fn registry.Function, tmpl runtime.Template) {
+	p := pool.New(tmpl, pool.Config{
+		Concurrency:  fn.Config.Concurrency,
+		MinWarm:      fn.Config.MinWarm,
+		KeepAlive:    time.Duration(fn.Config.KeepAlive),
+		QueueSize:    d.opts.QueueSize,
+		QueueTimeout: d.opts.QueueTimeout,
+	}, d.opts.Clock, d.opts.Logger.With("function", fn.Name, "version", fn.Version))
+	d.mu.Lock()
+	old := d.active[fn.Name]
+	d.active[fn.Name] = &active{fn: fn, pool: p}
+	d.mu.Unlock()
+	if old != nil {
+		go d.retire(old)
+	}
+}
+
+// Deactivate stops serving a function; invocations in flight finish.
+func (d *Dispatcher) Deactivate(name string) {
+	d.mu.Lock()
+	old := d.active[name]
+	delete(d.active, name)
+	d.mu.Unlock()
+	if old != nil {
+		go d.retire(old)
+	}
+}
+
+func (d *Dispatcher) retire(a *active) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(a.fn.Config.Timeout)+time.Minute)
+	defer cancel()
+	if err := a.pool.Close(ctx); err != nil {
+		d.opts.Logger.Warn("retire pool", "function", a.fn.Name, "version", a.fn.Version, "err", err)
+	}
+}
+
+// Close retires every pool and waits for them.
+func (d *Dispatcher) Close(ctx context.Context) {
+	d.mu.Lock()
+	all := d.active
+	d.active = map[string]*active{}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, a := range all {
+		wg.Go(func() {
+			if err := a.pool.Close(ctx); err != nil {
+				d.opts.Logger.Warn("close pool", "function", a.fn.Name, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (d *Dispatcher) lookup(name string) (*active, error) {
+	d.mu.RLock()
+	a := d.active[name]
+	d.mu.RUnlock()
+	if a == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	return a, nil
+}
+
+// Invoke runs one invocation of the active version of name.
+func (d *Dispatcher) Invoke(ctx context.Context, name string, req runtime.Request) (*Result, error) {
+	if req.ID == "" {
+		req.ID = NewRequestID()
+	}
+	a, lease, err := d.acquire(ctx, name)
+	if err != nil {
+		if errors.Is(err, pool.ErrThrottled) {
+			d.opts.Metrics.Invocations.WithLabelValues(name, "throttled").Inc()
+		}
+		return nil, err
+	}
+	timeout := time.Duration(a.fn.Config.Timeout)
+	ictx, cancel := context.WithTimeout(ctx, timeout)
+	start := d.opts.Clock.Now()
+	resp, err := lease.Instance.Invoke(ictx, req)
+	handler := d.opts.Clock.Now().Sub(start)
+	cancel()
+	if err != nil {
+		lease.Discard()
+	} else {
+		lease.Release()
+	}
+	res := &Result{Response: resp, RequestID: req.ID, Version: a.fn.Version, Cold: lease.Cold, Phases: lease.Phases}
+	res.Phases.Handler = handler
+	d.report(a.fn, res, err)
+	if err != nil {
+		return res, fmt.Errorf("%s version %d request %s: %w", name, a.fn.Version, req.ID, err)
+	}
+	return res, nil
+}
+
+// acquire gets an instance of the current version, following a redeploy
+// that closed the pool it first found.
+func (d *Dispatcher) acquire(ctx context.Context, name string) (*active, *pool.Lease, error) {
+	for {
+		a, err := d.lookup(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		lease, err := a.pool.Acquire(ctx)
+		if errors.Is(err, pool.ErrClosed) {
+			if cur, _ := d.lookup(name); cur != a {
+				continue
+			}
+			return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return a, lease, nil
+	}
+}
+
+// Outcome classifies an invocation for metrics and logs.
+func Outcome(resp runtime.Response, err error) string {
+	switch {
+	case errors.Is(err, runtime.ErrTimeout):
+		return "timeout"
+	case err != nil:
+		return "crash"
+	case resp.Error != nil:
+		return "error"
+	default:
+		return "success"
+	}
+}
+
+func (d *Dispatcher) report(fn registry.Function, res *Result, err error) {
+	outcome := Outcome(res.Response, err)
+	m := d.opts.Metrics
+	m.Invocations.WithLabelValues(fn.Name, outcome).Inc()
+	m.Duration.WithLabelValues(fn.Name).Observe(res.Phases.Handler.Seconds())
+	kind := "warm"
+	if res.Cold {
+		kind = "cold"
+		m.ObservePhases(fn.Name, PhaseMap(res.Phases))
+	}
+	m.Starts.WithLabelValues(fn.Name, kind).Inc()
+	msg := fmt.Sprintf("END request=%s version=%d %s duration=%s outcome=%s", res.RequestID, fn.Version, kind, res.Phases.Handler, outcome)
+	if err != nil {
+		msg += " error=" + err.Error()
+	}
+	d.opts.Logs.Append(fnlog.Entry{Time: d.opts.Clock.Now(), Function: fn.Name, Version: fn.Version,
+		RequestID: res.RequestID, Stream: fnlog.StreamHearth, Message: msg})
+	if d.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		d.opts.Logger.Debug("invocation", "function", fn.Name, "version", fn.Version, "request_id", res.RequestID,
+			"cold", res.Cold, "duration", res.Phases.Handler, "outcome", outcome)
+	}
+}
+
+// PhaseMap names the phases of a cold start, in order of the Server-Timing header.
+func PhaseMap(p runtime.Phases) map[string]time.Duration {
+	return map[string]time.Duration{"provision": p.Provision, "runtime": p.Runtime, "code": p.Code, "init": p.Init, "handler": p.Handler}
+}
+
+// PoolGauges reports every active pool's sizes for metrics.
+func (d *Dispatcher) PoolGauges() []telemetry.PoolGauge {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]telemetry.PoolGauge, 0, len(d.active))
+	for name, a := range d.active {
+		s := a.pool.Stats()
+		out = append(out, telemetry.PoolGauge{Function: name, Idle: s.Idle, Busy: s.Busy, Wait: s.Waiting,
+			Provisioned: min(a.fn.Config.MinWarm, s.Idle+s.Busy), Evicted: s.Evicted})
+	}
+	return out
+}
+
+// Stats returns the pool counters of an active function.
+func (d *Dispatcher) Stats(name string) (pool.Stats, error) {
+	a, err := d.lookup(name)
+	if err != nil {
+		return pool.Stats{}, err
+	}
+	return a.pool.Stats(), nil
+}
+
+// NewRequestID returns a random 128-bit id in hex.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
