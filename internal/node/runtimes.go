@@ -1,0 +1,19 @@
+package node
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/runtime/wasm"
+)
+
+// builtinRuntimes starts the runtimes this node offers.
+func (n *Node) builtinRuntimes(ctx context.Context) (map[string]runtime.Runtime, error) {
+	w, err := wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(n.cfg.DataDir, "cache", "wasm"), Logger: n.cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, w.Close)
+	return map[string]runtime.Runtime{string(runtime.KindWasm): w}, nil
+}
