@@ -1,0 +1,7 @@
+package state
+
+// Exported for the external tests.
+var (
+	EncodeNATSKeyForTest = encodeNATSKey
+	DecodeNATSKeyForTest = decodeNATSKey
+)
