@@ -1,0 +1,304 @@
+package policy
+
+import (
+	"sort"
+	"time"
+)
+
+// Forecast predicts, per function, when the next invocation will come and how
+// many instances it will need, and buys warm capacity only where it pays.
+//
+// It goes beyond the hybrid histogram policy (see Histogram) in three ways:
+//
+//   - Cost-optimal windows. Instead of fixed head/tail percentiles, it
+//     chooses the pre-warm time a and the release time b that minimise, over
+//     the recent idle times g, the expected cold starts (g < a or g > b) plus
+//     the idle memory the window costs (an instance of the function's size
+//     held from a until the arrival, or until b), with one exchange rate:
+//     ColdCost GB-seconds of idle memory are worth one cold start. Large
+//     functions therefore get tighter windows than small ones, and a function
+//     whose idle times are spread thinly gets no window at all rather than a
+//     long, mostly wasted one.
+//   - Conditional re-planning. When a window closes with no invocation, it
+//     plans again from the idle times longer than the time already waited.
+//     Idle times often come in several modes (a timer every 5 minutes that
+//     sometimes skips, a job every hour with short bursts in between); the
+//     histogram policy covers them with one long window, this covers each.
+//   - Concurrency. It records the peak number of concurrent invocations per
+//     minute and caps the pool at the peak of the last PeakWindow; when it
+//     pre-warms it starts as many instances as recent bursts needed at their
+//     start, not just one.
+//
+// Periodic load (timers, every-minute jobs) shows up as idle times that
+// cluster tightly, which the optimiser covers with a narrow window just
+// before the next tick; diurnal and other slow cycles show up in the recent
+// idle times it keeps (the newest Samples), so the windows follow the cycle.
+type Forecast struct {
+	cfg   ForecastConfig
+	memGB float64
+	clock idleClock
+
+	gaps []float64 // recent idle times in seconds, oldest first
+	// sorted is gaps in order; rebuilt lazily when dirty.
+	sorted []float64
+	dirty  bool
+	// plan is the cached unconditional plan, computed at planAt. Busy
+	// functions go idle many times a minute; re-planning at most once a
+	// minute keeps Decide cheap without changing what it decides much.
+	plan    window
+	planAt  time.Time
+	planned bool
+
+	peaks []minutePeak // per-minute peak concurrency, oldest first
+
+	burstStart time.Time
+	burstPeak  int
+	inBurst    bool
+	burstPeaks []int // peak concurrency in the first minute of recent bursts
+}
+
+// ForecastConfig tunes a Forecast; zero fields take the defaults shown.
+type ForecastConfig struct {
+	// ColdCost is how many GB-seconds of idle memory avoiding one cold start
+	// is worth (60). Higher keeps more warm.
+	ColdCost float64
+	// Samples is how many recent idle times are kept (128).
+	Samples int
+	// PeakWindow is how far back the concurrency peak is taken (10 minutes).
+	PeakWindow time.Duration
+	// MinSamples is how many idle times are needed before they are used
+	// (5); until then the break-even keep-alive applies.
+	MinSamples int
+	// MaxKeepAlive bounds the break-even keep-alive (4 hours).
+	MaxKeepAlive time.Duration
+	// Lead is how early a pre-warm starts before the earliest arrival it is
+	// meant for, and how long after the latest one it is kept (2 seconds plus
+	// 2% of the idle time), so that a real start-up has finished in time.
+	Lead time.Duration
+}
+
+func (c ForecastConfig) withDefaults() ForecastConfig {
+	if c.ColdCost <= 0 {
+		c.ColdCost = 60
+	}
+	if c.Samples <= 0 {
+		c.Samples = 128
+	}
+	if c.PeakWindow <= 0 {
+		c.PeakWindow = 10 * time.Minute
+	}
+	if c.MinSamples <= 0 {
+		c.MinSamples = 5
+	}
+	if c.MaxKeepAlive <= 0 {
+		c.MaxKeepAlive = 4 * time.Hour
+	}
+	if c.Lead <= 0 {
+		c.Lead = 2 * time.Second
+	}
+	return c
+}
+
+type minutePeak struct {
+	minute int64
+	peak   int
+}
+
+// window is a planned warm window in seconds of idle time: warm from a to b.
+type window struct {
+	a, b float64
+	ok   bool
+}
+
+// burstSpan is how long after a burst's first arrival its concurrency counts
+// as the burst's start.
+const burstSpan = time.Minute
+
+// NewForecast returns a forecasting policy for fn.
+func NewForecast(fn Function, cfg ForecastConfig) *Forecast {
+	mem := fn.MemoryMB
+	if mem <= 0 {
+		mem = DefaultMemoryMB
+	}
+	return &Forecast{cfg: cfg.withDefaults(), memGB: mem / 1024}
+}
+
+// Observe records the idle time before inv and its concurrency.
+func (f *Forecast) Observe(inv Invocation) {
+	conc := max(inv.Concurrent, 1)
+	if gap, ok := f.clock.arrive(inv); ok {
+		f.gaps = append(f.gaps, gap.Seconds())
+		if len(f.gaps) > f.cfg.Samples {
+			f.gaps = f.gaps[1:]
+		}
+		f.dirty = true
+		f.closeBurst()
+		f.inBurst, f.burstStart, f.burstPeak = true, inv.Start, 0
+	}
+	if f.inBurst {
+		if inv.Start.Sub(f.burstStart) < burstSpan {
+			f.burstPeak = max(f.burstPeak, conc)
+		} else {
+			f.closeBurst()
+		}
+	}
+	m := inv.Start.Unix() / 60
+	if n := len(f.peaks); n > 0 && f.peaks[n-1].minute == m {
+		f.peaks[n-1].peak = max(f.peaks[n-1].peak, conc)
+	} else {
+		f.peaks = append(f.peaks, minutePeak{minute: m, peak: conc})
+	}
+	horizon := int64(f.cfg.PeakWindow / time.Minute)
+	for len(f.peaks) > 0 && f.peaks[0].minute < m-horizon {
+		f.peaks = f.peaks[1:]
+	}
+}
+
+func (f *Forecast) closeBurst() {
+	if !f.inBurst {
+		return
+	}
+	f.inBurst = false
+	f.burstPeaks = append(f.burstPeaks, f.burstPeak)
+	if len(f.burstPeaks) > 3 {
+		f.burstPeaks = f.burstPeaks[1:]
+	}
+}
+
+// Decide plans the next warm window. See Forecast for how.
+func (f *Forecast) Decide(now time.Time, s State) Decision {
+	f.clock.decide(now, s)
+	breakEven := f.breakEven()
+	concurrent := f.peak(now) > 1
+	if s.Busy > 0 {
+		return Decision{KeepAlive: breakEven}
+	}
+	if len(f.gaps) < f.cfg.MinSamples {
+		if s.Expired {
+			return Decision{}
+		}
+		return Decision{KeepAlive: breakEven}
+	}
+	if s.Expired {
+		waited := f.clock.elapsed(now).Seconds()
+		w := f.best(waited)
+		if !w.ok {
+			return Decision{}
+		}
+		// A window that would start now means keeping what was just
+		// released; restart it a moment later instead (rare: the previous
+		// plan would normally have covered it).
+		a := max(w.a, waited+1)
+		return Decision{
+			PreWarm:   seconds(a - waited),
+			KeepAlive: seconds(max(w.b-a, 1)),
+			Warm:      f.burstNeed(),
+		}
+	}
+	if !f.planned || (f.dirty && now.Sub(f.planAt) >= time.Minute) {
+		f.plan = f.best(0)
+		f.dirty = false
+		f.planAt, f.planned = now, true
+	}
+	w := f.plan
+	switch {
+	case concurrent && (!w.ok || w.a <= 0):
+		// The instance that just went idle is covered by the plan, but the
+		// others exist for concurrency, which idle times say nothing about:
+		// keep them by the break-even rule.
+		return Decision{KeepAlive: max(seconds(w.b), breakEven)}
+	case !w.ok:
+		return Decision{}
+	case w.a <= 0:
+		return Decision{KeepAlive: seconds(w.b)}
+	default:
+		return Decision{PreWarm: seconds(w.a), KeepAlive: seconds(w.b - w.a), Warm: f.burstNeed()}
+	}
+}
+
+// breakEven is the ski-rental keep-alive: holding an idle instance longer
+// than ColdCost/memory costs more than the cold start it might save, so an
+// instance that has waited that long is released. Without a forecast this
+// rule never pays more than twice the best possible choice in hindsight.
+func (f *Forecast) breakEven() time.Duration {
+	return min(seconds(f.cfg.ColdCost/f.memGB), f.cfg.MaxKeepAlive)
+}
+
+// peak is the highest concurrency seen in the last PeakWindow.
+func (f *Forecast) peak(now time.Time) int {
+	p := 1
+	from := now.Add(-f.cfg.PeakWindow).Unix() / 60
+	for _, mp := range f.peaks {
+		if mp.minute >= from {
+			p = max(p, mp.peak)
+		}
+	}
+	return p
+}
+
+// burstNeed is how many instances a pre-warm should start: the most that
+// recent bursts needed in their first minute.
+func (f *Forecast) burstNeed() int {
+	n := 1
+	for _, p := range f.burstPeaks {
+		n = max(n, p)
+	}
+	return n
+}
+
+// best finds the cost-optimal window over the idle times longer than after
+// (seconds already waited). The cost of a window [a, b] over idle times g is
+//
+//	#{g < a or g > b}  +  k · Σ idle(g),  idle(g) = 0 (g < a), g−a (a ≤ g ≤ b), b−a (g > b)
+//
+// with k = memory GB / ColdCost per second. The optimum has a just before
+// some g_i (or a = after, keeping warm from now) and b just after some
+// g_j ≥ g_i, so only those pairs are tried: O(n²) over n ≤ Samples.
+func (f *Forecast) best(after float64) window {
+	if f.dirtySorted() {
+		f.sorted = append(f.sorted[:0], f.gaps...)
+		sort.Float64s(f.sorted)
+	}
+	i0 := sort.SearchFloat64s(f.sorted, after)
+	for i0 < len(f.sorted) && f.sorted[i0] <= after {
+		i0++
+	}
+	g := f.sorted[i0:]
+	n := len(g)
+	if n == 0 {
+		return window{}
+	}
+	k := f.memGB / f.cfg.ColdCost
+	lead := f.cfg.Lead.Seconds()
+	pad := func(x float64) float64 { return lead + 0.02*(x-after) }
+	bestCost := float64(n) // no window: every arrival is cold
+	var bestW window
+	try := func(i int, a float64) {
+		sum := 0.0 // Σ g over covered samples i..j
+		for j := i; j < n; j++ {
+			sum += g[j]
+			b := g[j] + pad(g[j])
+			covered := j - i + 1
+			cost := float64(n-covered) + k*((sum-float64(covered)*a)+float64(n-1-j)*(b-a))
+			if cost < bestCost {
+				bestCost, bestW = cost, window{a: a, b: b, ok: true}
+			}
+		}
+	}
+	if after == 0 {
+		try(0, 0) // keep warm from now
+	}
+	for i := range n {
+		a := max(g[i]-pad(g[i]), after)
+		if a <= 0 {
+			continue
+		}
+		try(i, a)
+	}
+	return bestW
+}
+
+// dirtySorted reports whether sorted must be rebuilt from gaps.
+func (f *Forecast) dirtySorted() bool { return len(f.sorted) != len(f.gaps) || f.dirty }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
