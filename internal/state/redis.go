@@ -278,4 +278,3 @@ const (
 	redisExists   = -1
 	redisMismatch = -2
 )
-
