@@ -150,6 +150,7 @@ func (p *pool) arrive(a Arrival, t float64) {
 		}
 	}
 	var in *instance
+	inv := policy.Invocation{Start: p.at(t), Duration: a.Duration}
 	if best >= 0 {
 		in = p.idle[best]
 		p.idle = removeAt(p.idle, best)
@@ -166,7 +167,8 @@ func (p *pool) arrive(a Arrival, t float64) {
 	}
 	in.busy = true
 	heap.Push(&p.run, completion{at: t + a.Duration.Seconds(), inst: in})
-	p.pol.Observe(policy.Invocation{Start: p.at(t), Duration: a.Duration, Concurrent: len(p.run)})
+	inv.Concurrent = len(p.run)
+	p.pol.Observe(inv)
 }
 
 // release ends idle instance i at t.

@@ -2,7 +2,9 @@ package sim
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hearth-sh/hearth/internal/policy"
@@ -43,10 +45,21 @@ func Run(tr *Trace, policies []policy.Named, opts Options) ([]Result, error) {
 	if opts.Train < 0 || opts.Train >= tr.Length {
 		return nil, fmt.Errorf("train part %v must be shorter than the trace (%v)", opts.Train, tr.Length)
 	}
-	out := make([]Result, 0, len(policies))
-	for _, np := range policies {
-		out = append(out, runOne(tr, np, opts))
+	// Policies are independent, so they run side by side; each fills its
+	// own slot, which keeps the output order (and the numbers) fixed.
+	out := make([]Result, len(policies))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, np := range policies {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			out[i] = runOne(tr, np, opts)
+			<-sem
+		}()
 	}
+	wg.Wait()
 	return out, nil
 }
 

@@ -107,3 +107,20 @@ func hash64(s string) uint64 {
 	}
 	return h
 }
+
+// Head returns the first d of the trace: the functions with only the
+// arrivals before d. Tuning on a trace's head and reporting on its tail keeps
+// results honest.
+func (t *Trace) Head(d time.Duration) *Trace {
+	h := &Trace{Start: t.Start, Length: min(d, t.Length)}
+	for _, f := range t.Functions {
+		g := *f
+		n := 0
+		for n < len(f.Arrivals) && f.Arrivals[n].At < h.Length {
+			n++
+		}
+		g.Arrivals = f.Arrivals[:n:n]
+		h.Functions = append(h.Functions, &g)
+	}
+	return h
+}
