@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/hearth-sh/hearth/internal/fnlog"
 	"github.com/hearth-sh/hearth/internal/invoke"
@@ -43,14 +44,22 @@ type Config struct {
 type Server struct {
 	cfg Config
 	mux *http.ServeMux
+	// closing ends long-lived streams (log follows) so that a graceful
+	// shutdown, which waits for every handler, is not held up by them.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// Close ends the streams in progress. Register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // New builds the API handler.
 func New(cfg Config) *Server {
 	if cfg.MaxArtifactBytes == 0 {
 		cfg.MaxArtifactBytes = 64 << 20
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), closing: make(chan struct{})}
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if cfg.Metrics != nil {

@@ -291,12 +291,20 @@ func (s *Server) functionLogs(w http.ResponseWriter, r *http.Request) {
 	if flusher != nil {
 		flusher.Flush()
 	}
-	for e := range follow {
-		if err := enc.Encode(e); err != nil {
+	for {
+		select {
+		case <-s.closing:
 			return
-		}
-		if flusher != nil {
-			flusher.Flush()
+		case e, ok := <-follow:
+			if !ok {
+				return
+			}
+			if err := enc.Encode(e); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
 		}
 	}
 }

@@ -72,12 +72,13 @@ func (b *Book) Append(e Entry) {
 	}
 }
 
-// Tail returns up to n of the function's most recent entries, oldest first.
+// Tail returns up to n of the function's most recent entries, oldest first;
+// none when n ≤ 0.
 func (b *Book) Tail(function string, n int) []Entry {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := b.rings[function]
-	if r == nil {
+	if r == nil || n <= 0 {
 		return nil
 	}
 	var all []Entry
@@ -85,7 +86,7 @@ func (b *Book) Tail(function string, n int) []Entry {
 		all = append(all, r.buf[r.next:]...)
 	}
 	all = append(all, r.buf[:r.next]...)
-	if n > 0 && len(all) > n {
+	if len(all) > n {
 		all = all[len(all)-n:]
 	}
 	return all

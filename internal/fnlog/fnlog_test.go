@@ -13,7 +13,8 @@ func TestTailKeepsMostRecent(t *testing.T) {
 	}{
 		{appended: 2, n: 10, want: []string{"0", "1"}},
 		{appended: 5, n: 2, want: []string{"3", "4"}},
-		{appended: 7, n: 0, want: []string{"3", "4", "5", "6"}}, // capacity 4
+		{appended: 7, n: 10, want: []string{"3", "4", "5", "6"}}, // capacity 4
+		{appended: 3, n: 0, want: nil},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.appended, "/", tt.n), func(t *testing.T) {

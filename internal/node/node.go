@@ -122,6 +122,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger})
 	n.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	n.server.RegisterOnShutdown(srv.Close)
 	go func() { n.served <- n.server.Serve(n.listener) }()
 	return nil
 }
