@@ -49,7 +49,7 @@ type Forecast struct {
 	planAt  time.Time
 	planned bool
 
-	peaks []minutePeak // per-minute peak concurrency, oldest first
+	season season // per-minute peak concurrency and its period
 
 	seen  int       // invocations observed
 	first time.Time // when the first was
@@ -63,7 +63,7 @@ type Forecast struct {
 // ForecastConfig tunes a Forecast; zero fields take the defaults shown.
 type ForecastConfig struct {
 	// ColdCost is how many GB-seconds of idle memory avoiding one cold start
-	// is worth (1000). Higher keeps more warm. The default was chosen on the
+	// is worth (950). Higher keeps more warm. The default was chosen on the
 	// first half of the Azure sample only (learn on hours 0-6, compare on
 	// hours 6-12, pick the value with the fewest cold starts at no more idle
 	// memory than fixed10m); results are reported on the second half.
@@ -97,7 +97,7 @@ type ForecastConfig struct {
 
 func (c ForecastConfig) withDefaults() ForecastConfig {
 	if c.ColdCost <= 0 {
-		c.ColdCost = 1000
+		c.ColdCost = 950
 	}
 	if c.Samples <= 0 {
 		c.Samples = 128
@@ -121,11 +121,6 @@ func (c ForecastConfig) withDefaults() ForecastConfig {
 		c.Lead = 2 * time.Second
 	}
 	return c
-}
-
-type minutePeak struct {
-	minute int64
-	peak   int
 }
 
 // window is a planned warm window in seconds of idle time: warm from a to b.
@@ -170,16 +165,7 @@ func (f *Forecast) Observe(inv Invocation) {
 			f.closeBurst()
 		}
 	}
-	m := inv.Start.Unix() / 60
-	if n := len(f.peaks); n > 0 && f.peaks[n-1].minute == m {
-		f.peaks[n-1].peak = max(f.peaks[n-1].peak, conc)
-	} else {
-		f.peaks = append(f.peaks, minutePeak{minute: m, peak: conc})
-	}
-	horizon := int64(f.cfg.PeakWindow / time.Minute)
-	for len(f.peaks) > 0 && f.peaks[0].minute < m-horizon {
-		f.peaks = f.peaks[1:]
-	}
+	f.season.observe(inv.Start, conc)
 }
 
 func (f *Forecast) closeBurst() {
@@ -196,10 +182,14 @@ func (f *Forecast) closeBurst() {
 // Decide plans the next warm window. See Forecast for how.
 func (f *Forecast) Decide(now time.Time, s State) Decision {
 	f.clock.decide(now, s)
+	f.season.refresh(now)
 	breakEven := f.breakEven(now)
 	concurrent := f.peak(now) > 1
+	// need is what the coming minute is predicted to need by the function's
+	// period; the pool starts the instances it lacks now.
+	need := f.season.need(now)
 	if s.Busy > 0 {
-		return Decision{KeepAlive: breakEven}
+		return Decision{KeepAlive: breakEven, Warm: need}
 	}
 	if len(f.gaps) < f.cfg.MinSamples {
 		// Too few idle times to plan with: fall back to break-even.
@@ -218,11 +208,7 @@ func (f *Forecast) Decide(now time.Time, s State) Decision {
 		// released; restart it a moment later instead (rare: the previous
 		// plan would normally have covered it).
 		a := max(w.a, waited+1)
-		return Decision{
-			PreWarm:   seconds(a - waited),
-			KeepAlive: seconds(max(w.b-a, 1)),
-			Warm:      f.burstNeed(),
-		}
+		return f.prewarm(now, a-waited, max(w.b-a, 1))
 	}
 	if !f.planned || (f.dirty && now.Sub(f.planAt) >= time.Minute) {
 		f.plan = f.best(0, f.coldCost(now))
@@ -235,14 +221,27 @@ func (f *Forecast) Decide(now time.Time, s State) Decision {
 		// The instance that just went idle is covered by the plan, but the
 		// others exist for concurrency, which the function's idle times say
 		// nothing about: keep them by the break-even rule.
-		return Decision{KeepAlive: max(seconds(w.b), breakEven)}
+		return Decision{KeepAlive: max(seconds(w.b), breakEven), Warm: need}
 	case !w.ok:
 		return Decision{}
 	case w.a <= 0:
-		return Decision{KeepAlive: seconds(w.b)}
+		return Decision{KeepAlive: seconds(w.b), Warm: need}
 	default:
-		return Decision{PreWarm: seconds(w.a), KeepAlive: seconds(w.b - w.a), Warm: f.burstNeed()}
+		return f.prewarm(now, w.a, w.b-w.a)
 	}
+}
+
+// prewarm plans a pre-warm in delay seconds, for a window of length seconds.
+// It starts as many instances as recent bursts needed at their start, or as
+// the function's period predicts for then if more; a burst's arrivals spread
+// over up to burstSpan, so its instances are kept that much longer.
+func (f *Forecast) prewarm(now time.Time, delay, length float64) Decision {
+	at := now.Add(seconds(delay))
+	warm := max(f.burstNeed(), f.season.need(at))
+	if warm > 1 {
+		length += burstSpan.Seconds()
+	}
+	return Decision{PreWarm: seconds(delay), KeepAlive: seconds(length), Warm: warm}
 }
 
 // breakEven is the ski-rental keep-alive: holding an idle instance longer
@@ -268,14 +267,7 @@ func (f *Forecast) coldCost(now time.Time) float64 {
 
 // peak is the highest concurrency seen in the last PeakWindow.
 func (f *Forecast) peak(now time.Time) int {
-	p := 1
-	from := now.Add(-f.cfg.PeakWindow).Unix() / 60
-	for _, mp := range f.peaks {
-		if mp.minute >= from {
-			p = max(p, mp.peak)
-		}
-	}
-	return p
+	return max(1, f.season.recent(now.Add(-f.cfg.PeakWindow)))
 }
 
 // burstNeed is how many instances a pre-warm should start: the most that

@@ -111,7 +111,8 @@ func TestForecast(t *testing.T) {
 			then: func(d *driver) Decision {
 				return d.p.Decide(d.now, State{Busy: 1, Idle: 1})
 			},
-			want: Decision{KeepAlive: 5 * m},
+			// The 10-minute period predicts one instance for this minute.
+			want: Decision{KeepAlive: 5 * m, Warm: 1},
 		},
 		{
 			name:     "window closes with too few idle times: nothing more",
