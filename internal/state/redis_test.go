@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -72,5 +74,68 @@ func TestRedisDown(t *testing.T) {
 	_, err = s.Set(ctx, "k", []byte("v"), state.SetOptions{})
 	if !errors.Is(err, state.ErrUnavailable) {
 		t.Fatalf("Set on a down redis: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestRedisRecovers stops the Redis server under a store and starts it
+// again: calls fail with ErrUnavailable meanwhile and work again after,
+// with the same store and client.
+func TestRedisRecovers(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not in PATH; run `source .ci/services.sh` to install it")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	l.Close()
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+	s, err := state.NewRedis(rdb, state.RedisConfig{Namespace: "recover", CloseClient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	waitUp := func() {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, err := s.Set(ctx, "k", []byte("v"), state.SetOptions{}); err == nil {
+				return
+			} else if !errors.Is(err, state.ErrUnavailable) {
+				t.Fatalf("Set while redis starts: %v, want ErrUnavailable or success", err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("redis-server did not come up within 10s")
+			}
+			<-tick.C
+		}
+	}
+	cmd := start()
+	waitUp()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if _, err := s.Get(ctx, "k"); !errors.Is(err, state.ErrUnavailable) {
+		t.Fatalf("Get with redis stopped: %v, want ErrUnavailable", err)
+	}
+	start()
+	waitUp()
+	if _, err := s.Get(ctx, "k"); err != nil {
+		t.Fatalf("Get after redis came back: %v", err)
 	}
 }

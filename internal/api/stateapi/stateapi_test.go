@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hearth-sh/hearth/internal/api/stateapi"
 	"github.com/hearth-sh/hearth/internal/clock"
@@ -124,4 +125,23 @@ func (r response) want(t *testing.T, what string, status int, code string) respo
 		t.Fatalf("%s: error code in %s, want %q", what, r.body, code)
 	}
 	return r
+}
+
+// TestBackendDown checks the status of a store whose server is down: 503
+// with Retry-After on the native API, 500 (Dapr's "request failed") on the
+// Dapr API; the handler itself keeps serving.
+func TestBackendDown(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+	s, err := state.NewRedis(rdb, state.RedisConfig{Namespace: "down", CloseClient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, s)
+	r := c.do("GET", "/v1/state/s/k", "").want(t, "native GET", http.StatusServiceUnavailable, "store_unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	c.do("PUT", "/v1/state/s/k", "v").want(t, "native PUT", http.StatusServiceUnavailable, "store_unavailable")
+	c.do("GET", "/v1.0/state/s/k", "").want(t, "dapr GET", http.StatusInternalServerError, "ERR_STATE_GET")
+	c.do("GET", "/v1/state/nope/k", "").want(t, "other requests still served", http.StatusNotFound, "store_not_found")
 }
