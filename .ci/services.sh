@@ -68,7 +68,6 @@ hearth_services_up() (
 	su postgres -c "pg_isready -q -h 127.0.0.1 -p 5432" || { log "postgres did not answer"; return 1; }
 
 	# The test role and database, created once.
-	psql_admin() { su postgres -c "psql -h 127.0.0.1 -p 5432 -qtAX -v ON_ERROR_STOP=1 $*"; }
 	if [ "$(su postgres -c "psql -p 5432 -qtAX -c \"SELECT 1 FROM pg_roles WHERE rolname='hearth'\"")" != 1 ]; then
 		log "creating role hearth"
 		su postgres -c "psql -p 5432 -qtAX -v ON_ERROR_STOP=1 -c \"CREATE ROLE hearth LOGIN PASSWORD 'hearth'\""
@@ -77,7 +76,6 @@ hearth_services_up() (
 		log "creating database hearth_test"
 		su postgres -c "psql -p 5432 -qtAX -v ON_ERROR_STOP=1 -c \"CREATE DATABASE hearth_test OWNER hearth\""
 	fi
-	unset -f psql_admin
 	log "redis and postgres are up"
 )
 
