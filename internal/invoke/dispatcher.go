@@ -108,9 +108,29 @@ func (d *Dispatcher) logFunc(fn registry.Function) runtime.LogFunc {
 	}
 }
 
+// ActiveVersion returns the version serving name, or 0.
+func (d *Dispatcher) ActiveVersion(name string) int64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if a := d.active[name]; a != nil {
+		return a.fn.Version
+	}
+	return 0
+}
+
 // Activate makes tmpl the version that serves fn.Name. The previous version's
-// pool stops taking invocations and closes once those in flight finish.
-func (d *Dispatcher) Activate(fn registry.Function, tmpl runtime.Template) {
+// pool stops taking invocations and closes once those in flight finish. A
+// version older than (or the same as) the active one is not activated: its
+// template is closed and Activate reports false. That makes activation
+// idempotent when a node hears of its own deploy through the registry.
+func (d *Dispatcher) Activate(fn registry.Function, tmpl runtime.Template) bool {
+	d.mu.Lock()
+	old := d.active[fn.Name]
+	if old != nil && old.fn.Version >= fn.Version {
+		d.mu.Unlock()
+		_ = tmpl.Close(context.Background())
+		return false
+	}
 	p := pool.New(tmpl, pool.Config{
 		Concurrency:  fn.Config.Concurrency,
 		MinWarm:      fn.Config.MinWarm,
@@ -118,13 +138,12 @@ func (d *Dispatcher) Activate(fn registry.Function, tmpl runtime.Template) {
 		QueueSize:    d.opts.QueueSize,
 		QueueTimeout: d.opts.QueueTimeout,
 	}, d.opts.Clock, d.opts.Logger.With("function", fn.Name, "version", fn.Version))
-	d.mu.Lock()
-	old := d.active[fn.Name]
 	d.active[fn.Name] = &active{fn: fn, pool: p}
 	d.mu.Unlock()
 	if old != nil {
 		go d.retire(old)
 	}
+	return true
 }
 
 // Deactivate stops serving a function; invocations in flight finish.

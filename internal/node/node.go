@@ -115,6 +115,9 @@ func (n *Node) start(ctx context.Context) error {
 	n.dispatcher = invoke.New(invoke.Options{Runtimes: runtimes, Clock: cfg.Clock, Logger: cfg.Logger,
 		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics})
 	n.restore(ctx)
+	if err := n.follow(); err != nil {
+		return err
+	}
 
 	n.listener, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -144,6 +147,25 @@ func (n *Node) restore(ctx context.Context) {
 	if len(fns) > 0 {
 		n.cfg.Logger.Info("restored functions", "count", len(fns))
 	}
+}
+
+// follow keeps this node's active versions in step with the registry, so
+// that a deploy or delete made through any node of a cluster reaches all.
+func (n *Node) follow() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.closers = append(n.closers, func(context.Context) error { cancel(); return nil })
+	return n.registry.Watch(ctx, func(c registry.Change) {
+		if c.Deleted {
+			n.dispatcher.Deactivate(c.Name)
+			return
+		}
+		if c.Function.Version <= n.dispatcher.ActiveVersion(c.Name) {
+			return // this node made the deploy, or already has a newer one
+		}
+		if err := n.activate(ctx, c.Function); err != nil {
+			n.cfg.Logger.Error("activate version from the registry", "function", c.Name, "version", c.Function.Version, "err", err)
+		}
+	})
 }
 
 func (n *Node) activate(ctx context.Context, fn registry.Function) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -264,4 +265,43 @@ func TestLogsAndHeaders(t *testing.T) {
 		t.Fatalf("followed %q", e.Message)
 	}
 	cancel()
+}
+
+// TestTwoNodesShareDeploys: a second node connected to the first's NATS sees
+// deploys and deletes made through the first.
+func TestTwoNodesShareDeploys(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsAddr := ln.Addr().String()
+	ln.Close()
+	a := startNode(t, t.TempDir(), Config{NATSListen: natsAddr})
+	b := startNode(t, t.TempDir(), Config{NATSURL: "nats://" + natsAddr})
+	ctx := context.Background()
+	ca, cb := client.New(a.URL()), client.New(b.URL())
+	if _, err := ca.Deploy(ctx, "f", client.FunctionConfig{}, []byte("script:shared")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node b to serve f", func() bool {
+		res, err := cb.Invoke(ctx, "f", []byte("x"))
+		return err == nil && string(res.Body) == "shared v1 x"
+	})
+	if err := ca.Delete(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node b to drop f", func() bool {
+		_, err := cb.Invoke(ctx, "f", nil)
+		return client.IsNotFound(err)
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }

@@ -229,3 +229,46 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Change is an update seen by Watch: a new current version, or a delete.
+type Change struct {
+	Name     string
+	Function Function // zero when Deleted
+	Deleted  bool
+}
+
+// Watch calls fn for every change to the set of current versions made after
+// the call, by this node or any other, until ctx ends. It is how the nodes of
+// a cluster learn of each other's deploys.
+func (r *Registry) Watch(ctx context.Context, fn func(Change)) error {
+	w, err := r.functions.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		return fmt.Errorf("watch functions: %w", err)
+	}
+	go func() {
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					continue
+				}
+				if e.Operation() != jetstream.KeyValuePut {
+					fn(Change{Name: e.Key(), Deleted: true})
+					continue
+				}
+				var f Function
+				if err := json.Unmarshal(e.Value(), &f); err != nil {
+					continue // not ours to interpret; Get reports it
+				}
+				fn(Change{Name: e.Key(), Function: f})
+			}
+		}
+	}()
+	return nil
+}
