@@ -8,7 +8,7 @@ import (
 // Forecast predicts, per function, when the next invocation will come and how
 // many instances it will need, and buys warm capacity only where it pays.
 //
-// It goes beyond the hybrid histogram policy (see Histogram) in three ways:
+// It goes beyond the hybrid histogram policy (see Histogram) in these ways:
 //
 //   - Cost-optimal windows. Instead of fixed head/tail percentiles, it
 //     chooses the pre-warm time a and the release time b that minimise, over
@@ -24,15 +24,26 @@ import (
 //     Idle times often come in several modes (a timer every 5 minutes that
 //     sometimes skips, a job every hour with short bursts in between); the
 //     histogram policy covers them with one long window, this covers each.
-//   - Concurrency. It records the peak number of concurrent invocations per
-//     minute and caps the pool at the peak of the last PeakWindow; when it
-//     pre-warms it starts as many instances as recent bursts needed at their
-//     start, not just one.
+//   - Break-even keep-alive where idle times say nothing: instances kept for
+//     concurrency, and functions with too few idle times yet, are kept for
+//     ColdCost / memory (the ski-rental rule), so a 2 GB instance is kept a
+//     quarter as long as a 512 MB one.
+//   - Concurrency forecasting. It records the peak concurrency of every
+//     minute and finds the period with which it repeats (timer fan-outs
+//     every 2, 5, 15, 60 minutes); before a minute that one or two periods
+//     ago needed n instances, it starts n. When it pre-warms after an idle
+//     period it starts as many instances as recent bursts needed at their
+//     start (or the period predicts), and keeps them through the burst.
+//   - Fairness. A cold start in a function called a few times a day weighs
+//     more than one in a function called a million times (see Fairness).
 //
-// Periodic load (timers, every-minute jobs) shows up as idle times that
-// cluster tightly, which the optimiser covers with a narrow window just
-// before the next tick; diurnal and other slow cycles show up in the recent
-// idle times it keeps (the newest Samples), so the windows follow the cycle.
+// Periodic single invocations show up as idle times that cluster tightly,
+// which the optimiser covers with a narrow window just before the next tick;
+// diurnal and other slow cycles show up in the recent idle times it keeps
+// (the newest Samples), so the windows follow the cycle. A daily cycle of
+// concurrency is not forecast from yesterday: with the one-day traces hearth
+// is tuned on there is no yesterday to learn from, and the hourly periods
+// are where the trace's predictable bursts are.
 type Forecast struct {
 	cfg   ForecastConfig
 	memGB float64
@@ -70,7 +81,8 @@ type ForecastConfig struct {
 	ColdCost float64
 	// Samples is how many recent idle times are kept (128).
 	Samples int
-	// PeakWindow is how far back the concurrency peak is taken (10 minutes).
+	// PeakWindow is how recently a function must have run invocations side
+	// by side to be treated as concurrent (10 minutes).
 	PeakWindow time.Duration
 	// MinSamples is how many idle times are needed before they are used
 	// (5); until then the break-even keep-alive applies.
@@ -83,15 +95,16 @@ type ForecastConfig struct {
 	MinPreWarm time.Duration
 	// Fairness raises the cost of a cold start in rarely invoked
 	// functions: a cold start counts 1 + Fairness/n times ColdCost, where n
-	// is the function's invocations per day (1000, chosen like ColdCost). A function called five
-	// times a day has each of its callers' experiences hurt by one cold
-	// start in five; without this weight those functions would never be
-	// worth keeping warm, and most functions are such functions. A
-	// negative value turns the weighting off.
+	// is the function's invocations per day (1000, chosen like ColdCost).
+	// A function called five times a day has each of its callers'
+	// experiences hurt by one cold start in five; without this weight those
+	// functions would never be worth keeping warm, and most functions are
+	// such functions. A negative value turns the weighting off.
 	Fairness float64
 	// Lead is how early a pre-warm starts before the earliest arrival it is
-	// meant for, and how long after the latest one it is kept (2 seconds plus
-	// 2% of the idle time), so that a real start-up has finished in time.
+	// meant for, and how long after the latest one it is kept (2 seconds; 2%
+	// of the idle time is added to it), so that a real start-up has finished
+	// in time and a late arrival still finds the instance.
 	Lead time.Duration
 }
 

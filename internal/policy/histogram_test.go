@@ -94,5 +94,5 @@ func forecastWindow(it time.Duration) Decision {
 // near compares decisions allowing a millisecond of float rounding.
 func near(a, b Decision) bool {
 	close := func(x, y time.Duration) bool { return (x - y).Abs() <= time.Millisecond }
-	return close(a.PreWarm, b.PreWarm) && close(a.KeepAlive, b.KeepAlive) && a.Warm == b.Warm && a.Max == b.Max
+	return close(a.PreWarm, b.PreWarm) && close(a.KeepAlive, b.KeepAlive) && a.Warm == b.Warm
 }

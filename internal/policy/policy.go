@@ -76,9 +76,6 @@ type State struct {
 //     pool starts instances until Warm exist (busy plus idle) and keeps each
 //     for KeepAlive from its start. A pre-warm is a real cold start done
 //     ahead of time; it is cancelled if another Decide comes first.
-//   - Max > 0: the pool never keeps more than Max instances; idle instances
-//     beyond it are released now, least recently used first. Busy instances
-//     are never released.
 //
 // The zero Decision releases every idle instance now and schedules nothing.
 type Decision struct {
@@ -88,8 +85,6 @@ type Decision struct {
 	KeepAlive time.Duration
 	// Warm is how many instances should exist when the window starts.
 	Warm int
-	// Max caps the instances kept; zero means no cap.
-	Max int
 }
 
 // WindowEnd is when the decision's window closes if nothing happens before.

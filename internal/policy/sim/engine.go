@@ -212,17 +212,6 @@ func (p *pool) apply(t float64, d policy.Decision) {
 		p.warm = d.Warm
 		p.prewarm(t)
 	}
-	if d.Max > 0 {
-		for len(p.run)+len(p.idle) > d.Max && len(p.idle) > 0 {
-			lru := 0
-			for i, in := range p.idle {
-				if in.lastUse < p.idle[lru].lastUse {
-					lru = i
-				}
-			}
-			p.release(lru, t)
-		}
-	}
 	// Idle instances due now go now, before anything else can use them.
 	for i := 0; i < len(p.idle); {
 		if p.idle[i].expires <= t {

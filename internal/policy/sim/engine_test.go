@@ -81,12 +81,6 @@ func TestReplay(t *testing.T) {
 			wantConc: []int{1, 2, 1},
 		},
 		{
-			name:     "max releases idle instances beyond it",
-			arrivals: arrivals(0, 0, 100),
-			decide:   always(policy.Decision{KeepAlive: 600 * sec, Max: 1}),
-			want:     tally{invocations: 3, cold: 2, wastedGBs: 90 + 190},
-		},
-		{
 			name:     "warm without delay starts instances now",
 			arrivals: arrivals(0),
 			decide:   always(policy.Decision{KeepAlive: 60 * sec, Warm: 3}),
