@@ -42,7 +42,8 @@ counts; --durations and --memory optional) or a CSV of
 timestamp,function,duration[,memory_mb]. Policies learn on the first
 --train-minutes of the trace (default: half of it) and are measured only on the
 rest, so results are never reported on the data a policy was tuned on.`,
-		Args: cobra.NoArgs,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if invFile == "" {
 				return errors.New("--invocations is required")
@@ -85,7 +86,7 @@ rest, so results are never reported on the data a policy was tuned on.`,
 	f.StringVar(&durFile, "durations", "", "Azure function durations file (optional)")
 	f.StringVar(&memFile, "memory", "", "Azure app memory file (optional)")
 	f.StringVar(&policyName, "policy", "all", "policy to run: fixed10m, fixed20m, histogram, forecast, a comma-separated list, or all")
-	f.IntVar(&trainMinutes, "train-minutes", -1, "minutes at the start of the trace that policies learn on and that are not measured (default half the trace)")
+	f.IntVar(&trainMinutes, "train-minutes", -1, "minutes at the start of the trace that policies learn on and that are not measured; -1 is half the trace")
 	f.BoolVar(&asJSON, "json", false, `print {"bench":"sim","results":[...]} instead of a table`)
 	f.Uint64Var(&seed, "seed", 1, "seed placing per-minute invocations within their minute and drawing durations")
 	cmd.AddCommand(newSimGenCommand())
@@ -192,7 +193,8 @@ func newSimGenCommand() *cobra.Command {
 synthetic trace with the mix Shahrad et al. (USENIX ATC 2020) describe: most
 functions invoked rarely, timers, bursty HTTP functions, daily cycles, and a few
 functions taking most invocations. The same seed always gives the same files.`,
-		Args: cobra.NoArgs,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return errors.New("--out is required")
