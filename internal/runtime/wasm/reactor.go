@@ -1,0 +1,83 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/sdk/go/abi"
+)
+
+var errClosed = errors.New("instance closed")
+
+// reactorInstance is a live module that serves invocations through
+// hearth_alloc and hearth_handle (docs/abi.md).
+type reactorInstance struct {
+	*instance
+	// stack is reused by every guest call so the warm path allocates nothing
+	// for arguments and results.
+	stack [2]uint64
+}
+
+// Invoke writes the request envelope into guest memory, runs the handler and
+// reads the response envelope back. Any error leaves the instance broken.
+func (i *reactorInstance) Invoke(ctx context.Context, req runtime.Request) (runtime.Response, error) {
+	if i.broken != nil {
+		return runtime.Response{}, fmt.Errorf("invoke %s: instance unusable: %w", i.spec.Name, i.broken)
+	}
+	i.state.begin(req.ID)
+	resp, err := i.invoke(ctx, req)
+	i.state.end()
+	if err != nil {
+		i.broken = err
+		return runtime.Response{}, fmt.Errorf("invoke %s: %w", i.spec.Name, err)
+	}
+	return resp, nil
+}
+
+func (i *reactorInstance) invoke(ctx context.Context, req runtime.Request) (runtime.Response, error) {
+	env := abi.Request{ID: req.ID, Method: req.Method, Path: req.Path, Query: req.Query, Headers: req.Headers, Body: req.Body}
+	size := env.Size()
+	if size > math.MaxUint32 {
+		return runtime.Response{}, fmt.Errorf("request of %d bytes does not fit a 32-bit guest", size)
+	}
+	i.stack[0] = uint64(size)
+	if err := i.call(ctx, i.alloc, i.stack[:]); err != nil {
+		return runtime.Response{}, err
+	}
+	ptr := uint32(i.stack[0])
+	buf, ok := i.mod.Memory().Read(ptr, uint32(size))
+	if ptr == 0 || !ok {
+		return runtime.Response{}, fmt.Errorf("%w: %s(%d) returned %d, not a buffer inside guest memory", runtime.ErrTrap, exportAlloc, size, ptr)
+	}
+	env.Encode(buf)
+
+	i.stack[0], i.stack[1] = uint64(ptr), uint64(size)
+	if err := i.call(ctx, i.handle, i.stack[:]); err != nil {
+		return runtime.Response{}, err
+	}
+	rptr, rlen := uint32(i.stack[0]>>32), uint32(i.stack[0])
+	if lim := i.spec.MaxResponseBytes; lim > 0 && int64(rlen)-abi.ResponseHeaderSize > lim {
+		return runtime.Response{}, fmt.Errorf("%w: %d bytes, limit %d", runtime.ErrResponseTooLarge, int64(rlen)-abi.ResponseHeaderSize, lim)
+	}
+	view, ok := i.mod.Memory().Read(rptr, rlen)
+	if !ok {
+		return runtime.Response{}, fmt.Errorf("%w: %s returned a response at [%d, %d), outside guest memory", runtime.ErrTrap, exportHandle, rptr, uint64(rptr)+uint64(rlen))
+	}
+	out, err := abi.DecodeResponse(view)
+	if err != nil {
+		return runtime.Response{}, fmt.Errorf("%w: %s returned a malformed response: %v", runtime.ErrTrap, exportHandle, err)
+	}
+	// The body lives in guest memory, which the next call reuses.
+	resp := runtime.Response{Status: out.Status, Headers: out.Headers, Body: bytes.Clone(out.Body)}
+	if resp.Status == 0 {
+		resp.Status = 200
+	}
+	if out.ErrorType != "" {
+		resp.Error = &runtime.FunctionError{Type: out.ErrorType, Message: out.ErrorMessage}
+	}
+	return resp, nil
+}

@@ -1,0 +1,68 @@
+// Command reactor is the test guest for the wasm runtime's reactor shape.
+// The request path picks a behaviour.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	hearth "github.com/hearth-sh/hearth/sdk/go"
+)
+
+var (
+	calls   int    // survives across invocations of one instance
+	hoard   [][]byte
+	initEnv = os.Getenv("GREETING")
+)
+
+func init() {
+	fmt.Println("init says hi")
+	hearth.Handle(handle)
+}
+
+func handle(ctx hearth.Context, req hearth.Request) (hearth.Response, error) {
+	calls++
+	switch req.Path {
+	case "/echo":
+		return hearth.Response{Status: 201, Headers: map[string][]string{"X-Method": {req.Method}, "X-Query": {req.Query}, "X-Got": {req.Header("x-test")}}, Body: req.Body}, nil
+	case "/count":
+		return hearth.Text(fmt.Sprint(calls)), nil
+	case "/env":
+		return hearth.Text(initEnv + " " + os.Getenv("HEARTH_FUNCTION")), nil
+	case "/log":
+		fmt.Println("to stdout")
+		fmt.Fprintln(os.Stderr, "to stderr")
+		fmt.Print("partial line")
+		ctx.Log(hearth.LevelWarn, "careful")
+		return hearth.Text("logged"), nil
+	case "/error":
+		return hearth.Response{}, errors.New("it went wrong")
+	case "/badrequest":
+		return hearth.Response{}, hearth.BadRequest(errors.New("no such thing"))
+	case "/panic":
+		panic("boom")
+	case "/loop":
+		for {
+			calls++
+		}
+	case "/alloc":
+		for {
+			hoard = append(hoard, make([]byte, 1<<20))
+		}
+	case "/big":
+		return hearth.Response{Body: []byte(strings.Repeat("x", 1<<20))}, nil
+	case "/exit":
+		os.Exit(3)
+	case "/hostcall":
+		out, err := hearth.HostCall("test.upper", req.Body)
+		if err != nil {
+			return hearth.Response{}, err
+		}
+		return hearth.Response{Body: out}, nil
+	}
+	return hearth.Response{}, hearth.BadRequest(fmt.Errorf("unknown path %q", req.Path))
+}
+
+func main() {}

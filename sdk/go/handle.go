@@ -1,0 +1,55 @@
+package hearth
+
+import "github.com/hearth-sh/hearth/sdk/go/abi"
+
+// guest is the per-instance state of the SDK. It is a package variable
+// because a reactor's exports are plain functions with no receiver: the
+// handler and the envelope buffers must be reachable from them.
+var guest struct {
+	handler HandlerFunc
+	// inbox is the buffer handed to the host for the next request; the
+	// decoded request's Body aliases it, so a fresh one is made each time.
+	inbox []byte
+	// outbox holds the last response until the next call into the guest.
+	outbox []byte
+}
+
+// Handle registers the function's handler. Call it once, from init: a
+// reactor never runs main.
+func Handle(h HandlerFunc) {
+	if guest.handler != nil {
+		panic("hearth.Handle called twice: a function has exactly one handler")
+	}
+	guest.handler = h
+}
+
+// serve runs the registered handler on an encoded request and returns the
+// encoded response.
+func serve(envelope []byte) []byte {
+	req, err := abi.DecodeRequest(envelope)
+	if err != nil {
+		panic("hearth: the host sent a request this SDK cannot read (version mismatch?): " + err.Error())
+	}
+	if guest.handler == nil {
+		panic("hearth: no handler registered: call hearth.Handle from an init function")
+	}
+	resp, err := guest.handler(Context{requestID: req.ID},
+		Request{ID: req.ID, Method: req.Method, Path: req.Path, Query: req.Query, Headers: req.Headers, Body: req.Body})
+	out := abi.Response{Status: resp.Status, Headers: resp.Headers, Body: resp.Body}
+	if err != nil {
+		out = abi.Response{Status: 500}
+		out.ErrorType, out.ErrorMessage = encodeError(err)
+		if out.ErrorType == TypeBadRequest {
+			out.Status = 400
+		}
+	}
+	if out.Status == 0 {
+		out.Status = 200
+	}
+	n := out.Size()
+	if cap(guest.outbox) < n {
+		guest.outbox = make([]byte, n)
+	}
+	guest.outbox = guest.outbox[:out.Encode(guest.outbox[:n])]
+	return guest.outbox
+}
