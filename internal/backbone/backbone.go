@@ -78,7 +78,10 @@ func Open(ctx context.Context, cfg Config) (*Backbone, error) {
 		srv.Shutdown()
 		return nil, errors.New("embedded NATS did not start within 30s")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("hearth"))
+	// The in-process pipe reports harmless errors while draining at shutdown;
+	// nats.go would print them to stderr without an error handler.
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("hearth"),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		srv.Shutdown()
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)

@@ -134,8 +134,10 @@ func TestCLI(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("trigger body")) || !bytes.Contains(body, []byte("/some/path")) {
-		t.Fatalf("HTTP trigger: %d %s", resp.StatusCode, body)
+	hdr := resp.Header
+	if resp.StatusCode != 200 || string(body) != "trigger body" || hdr.Get("X-Echo-Method") != "POST" ||
+		hdr.Get("X-Echo-Path") != "/some/path" || hdr.Get("X-Echo-Query") != "q=1" || hdr.Get("Content-Type") != "text/plain" {
+		t.Fatalf("HTTP trigger: %d %s %v", resp.StatusCode, body, hdr)
 	}
 
 	if out := h.ok("logs", "hello"); !strings.Contains(out, "END request=") {

@@ -135,7 +135,9 @@ func TestInvalidModules(t *testing.T) {
 	}{
 		{"not wasm", []byte("#!/bin/sh\necho hi\n"), "not a WebAssembly"},
 		{"truncated", []byte("\x00asm\x01\x00\x00\x00\x01\x05"), ""},
-		{"no handler", []byte("\x00asm\x01\x00\x00\x00"), "_start"},
+		{"no memory", []byte("\x00asm\x01\x00\x00\x00"), "memory"},
+		// Exports its memory and nothing else: neither a reactor nor a command.
+		{"no handler", []byte("\x00asm\x01\x00\x00\x00\x05\x03\x01\x00\x01\x07\x0a\x01\x06memory\x02\x00"), "_start"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -94,11 +94,8 @@ func (d *Dispatcher) Prepare(ctx context.Context, fn registry.Function, artifact
 		Handler:          fn.Config.Handler,
 		Log:              d.logFunc(fn),
 	}
-	tmpl, err := rt.Prepare(ctx, spec, runtime.Artifact{Digest: fn.Digest, Bytes: artifact})
-	if err != nil {
-		return nil, fmt.Errorf("prepare %s version %d: %w", fn.Name, fn.Version, err)
-	}
-	return tmpl, nil
+	// The runtime's errors already name the function and say what is wrong.
+	return rt.Prepare(ctx, spec, runtime.Artifact{Digest: fn.Digest, Bytes: artifact})
 }
 
 func (d *Dispatcher) logFunc(fn registry.Function) runtime.LogFunc {
