@@ -14,7 +14,7 @@ import (
 // azureSampleDir is the real 200-function sample, outside the repository.
 const azureSampleDir = "../../../../shared/traces/azure-functions-2019"
 
-func readAzureDir(t *testing.T, dir, inv, dur, mem string) *Trace {
+func readAzureDir(t testing.TB, dir, inv, dur, mem string) *Trace {
 	t.Helper()
 	open := func(name string) *os.File {
 		f, err := os.Open(filepath.Join(dir, name))
