@@ -286,13 +286,19 @@ func (c *Cached) Set(ctx context.Context, key string, value []byte, opts SetOpti
 	if opts.TTL > 0 {
 		itemExp = c.clock.Now().Add(opts.TTL)
 	}
-	// Only if nothing invalidated the key meanwhile: a Delete that finished
-	// after our Set must not be undone by this write-through.
+	// Write through only if nothing invalidated the key meanwhile: a Delete
+	// that finished after our Set must not be undone by this write-through.
+	// Otherwise drop the key instead: leaving the entry as it is would let a
+	// fill that raced with this Set keep serving the value it replaced (the
+	// linearizability test found exactly that).
 	c.mu.Lock()
 	if c.gens[stripe(key)] == gen {
 		c.put(key, value, etag, itemExp)
+		c.mu.Unlock()
+		return etag, nil
 	}
 	c.mu.Unlock()
+	c.invalidate(key)
 	return etag, nil
 }
 
