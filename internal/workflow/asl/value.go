@@ -235,3 +235,6 @@ func toJSONataValue(v any) any {
 	}
 	return v
 }
+
+// Number returns the JSON number n.
+func Number(n int) any { return json.Number(strconv.Itoa(n)) }

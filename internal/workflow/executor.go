@@ -1,0 +1,366 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hearth-sh/hearth/internal/clock"
+	"github.com/hearth-sh/hearth/internal/workflow/asl"
+)
+
+// Status is an execution's status.
+type Status string
+
+// Execution statuses, as Step Functions names them.
+const (
+	StatusRunning   Status = "RUNNING"
+	StatusSucceeded Status = "SUCCEEDED"
+	StatusFailed    Status = "FAILED"
+	StatusTimedOut  Status = "TIMED_OUT"
+	StatusAborted   Status = "ABORTED"
+)
+
+// DefaultMaxPayloadBytes is Step Functions' limit on a state's input or
+// output (256 KiB).
+const DefaultMaxPayloadBytes = 256 * 1024
+
+// Execution describes one run of a state machine.
+type Execution struct {
+	// ID is the execution's identifier (an ARN in the Step Functions API);
+	// it appears as $$.Execution.Id and keys the history.
+	ID   string
+	Name string
+	// StateMachineID and StateMachineName appear in $$.StateMachine.
+	StateMachineID   string
+	StateMachineName string
+	RoleArn          string
+	Machine          *asl.Machine
+	// Input is the execution input, in asl value form (see asl.DecodeJSON).
+	Input any
+}
+
+// Result is how an execution ended.
+type Result struct {
+	Status Status
+	Output any // when SUCCEEDED
+	Error  string
+	Cause  string
+	// History is every event of the execution, the replayed ones first.
+	History []Event
+}
+
+// Executor runs executions. Its fields are read-only once it is in use; one
+// Executor serves many executions concurrently.
+type Executor struct {
+	// Invoker runs Task states; nil fails every Task with States.TaskFailed.
+	Invoker Invoker
+	// Clock times Wait states, retry intervals and event timestamps.
+	Clock clock.Clock
+	// Sink receives every new event before the execution moves on; nil
+	// keeps history only in the Result.
+	Sink HistorySink
+	// Logger receives diagnostics; nil uses slog.Default().
+	Logger *slog.Logger
+	// MaxPayloadBytes caps a state's output (0: DefaultMaxPayloadBytes).
+	MaxPayloadBytes int
+}
+
+// New returns an Executor.
+func New(inv Invoker, clk clock.Clock, sink HistorySink, logger *slog.Logger) *Executor {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Executor{Invoker: inv, Clock: clk, Sink: sink, Logger: logger}
+}
+
+// ErrHistoryMismatch is returned when recorded history does not fit the
+// definition (it was written by a different machine).
+var ErrHistoryMismatch = errors.New("history does not match the state machine")
+
+// Run runs exec to the end and returns how it ended. recorded is the history
+// already stored for this execution (nil for a new one): Run replays it,
+// reusing recorded task results, timestamps and timer starts, appends only
+// new events to the sink, and continues from there. A non-nil error means
+// the execution did not finish (the context ended or the sink failed); its
+// history so far is in the sink and a later Run resumes it.
+func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*Result, error) {
+	if exec.Machine == nil {
+		return nil, fmt.Errorf("run execution %s: no state machine", exec.ID)
+	}
+	r := &run{x: x, exec: exec, recorded: make(map[string]Event, len(recorded))}
+	for _, ev := range recorded {
+		if ev.Key == "" {
+			return nil, fmt.Errorf("run execution %s: event %d has no key: %w", exec.ID, ev.ID, ErrHistoryMismatch)
+		}
+		r.recorded[ev.Key] = ev
+		r.lastID = max(r.lastID, ev.ID)
+	}
+	r.history = append(r.history, recorded...)
+	root := &scope{path: "", vars: map[string]any{}}
+	input := exec.Input
+	if input == nil {
+		input = map[string]any{}
+	}
+	started, err := r.emit(ctx, root, Event{Type: ExecutionStarted, Input: r.raw(input)})
+	if err != nil {
+		return nil, err
+	}
+	r.startTime = started.Timestamp
+	if prior, ok := r.recorded[root.key(0)]; ok && len(prior.Input) > 0 {
+		// The input of a resumed execution is the recorded one.
+		if v, err := asl.DecodeJSON(prior.Input); err == nil {
+			input = v
+		}
+	}
+	r.input = input
+
+	runCtx := ctx
+	if exec.Machine.TimeoutSeconds > 0 {
+		// The execution deadline is measured from the recorded start.
+		var cancel context.CancelFunc
+		runCtx, cancel = r.deadline(ctx, started.Timestamp.Add(time.Duration(exec.Machine.TimeoutSeconds)*time.Second))
+		defer cancel()
+	}
+	out, ferr := r.machine(runCtx, root, exec.Machine, input)
+	res := &Result{}
+	switch {
+	case ferr == nil:
+		if _, err := r.emit(ctx, root, Event{Type: ExecutionSucceeded, Output: r.raw(out)}); err != nil {
+			return nil, err
+		}
+		res.Status, res.Output = StatusSucceeded, out
+	case ferr.abort != nil:
+		if runCtx.Err() != nil && ctx.Err() == nil {
+			if _, err := r.emit(ctx, root, Event{Type: ExecutionTimedOut, Error: asl.ErrTimeout, Cause: "The execution timed out."}); err != nil {
+				return nil, err
+			}
+			res.Status, res.Error, res.Cause = StatusTimedOut, asl.ErrTimeout, "The execution timed out."
+			break
+		}
+		return nil, fmt.Errorf("run execution %s: %w", exec.ID, ferr.abort)
+	default:
+		if _, err := r.emit(ctx, root, Event{Type: ExecutionFailed, Error: ferr.err.Name, Cause: ferr.err.Cause}); err != nil {
+			return nil, err
+		}
+		res.Status, res.Error, res.Cause = StatusFailed, ferr.err.Name, ferr.err.Cause
+	}
+	r.mu.Lock()
+	res.History = append([]Event(nil), r.history...)
+	r.mu.Unlock()
+	return res, nil
+}
+
+// deadline returns a context that ends at t by the executor's clock.
+func (r *run) deadline(ctx context.Context, t time.Time) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	timer := r.x.Clock.AfterFunc(t.Sub(r.x.Clock.Now()), cancel)
+	return ctx, func() { timer.Stop(); cancel() }
+}
+
+// run is the state of one execution while it runs.
+type run struct {
+	x         *Executor
+	exec      Execution
+	input     any
+	startTime time.Time
+
+	mu       sync.Mutex
+	recorded map[string]Event // replayable events by Key
+	history  []Event
+	lastID   int64
+}
+
+// scope is a sequential thread of states: the execution itself, a Parallel
+// branch or a Map iteration. Events are keyed by scope path and sequence.
+type scope struct {
+	path    string
+	seq     int
+	vars    map[string]any
+	item    *mapItem
+	discard bool // iterations of a distributed Map keep no parent history
+}
+
+type mapItem struct {
+	index int
+	value any
+}
+
+func (s *scope) key(seq int) string { return s.path + "#" + strconv.Itoa(seq) }
+
+// child returns a nested scope that starts with a copy of s's variables:
+// a branch or iteration sees the outer variables, and its own assignments
+// stay inside it.
+func (s *scope) child(name string) *scope {
+	vars := make(map[string]any, len(s.vars))
+	for k, v := range s.vars {
+		vars[k] = v
+	}
+	return &scope{path: s.path + "/" + name, vars: vars, item: s.item, discard: s.discard}
+}
+
+// failure is why a state did not complete: a state error (err) that Retry,
+// Catch or the execution handle, or an abort (context ended, sink failed)
+// that stops the run without an outcome.
+type failure struct {
+	err   *asl.Error
+	abort error
+}
+
+func fail(err *asl.Error) *failure { return &failure{err: err} }
+
+// asFailure converts an evaluation error into a failure.
+func asFailure(err error) *failure {
+	var ae *asl.Error
+	if errors.As(err, &ae) {
+		return fail(ae)
+	}
+	return &failure{abort: err}
+}
+
+// emit appends an event in scope s, or, when replaying, returns the event
+// recorded under the same key without appending it again.
+func (r *run) emit(ctx context.Context, s *scope, ev Event) (Event, error) {
+	ev.Key = s.key(s.seq)
+	s.seq++
+	r.mu.Lock()
+	if prior, ok := r.recorded[ev.Key]; ok {
+		r.mu.Unlock()
+		if prior.Type != ev.Type {
+			return Event{}, fmt.Errorf("event %s is %s in history but %s now: %w", ev.Key, prior.Type, ev.Type, ErrHistoryMismatch)
+		}
+		return prior, nil
+	}
+	if s.discard {
+		r.mu.Unlock()
+		ev.Timestamp = r.x.Clock.Now()
+		return ev, nil
+	}
+	r.lastID++
+	ev.ID = r.lastID
+	if ev.ID > 1 {
+		ev.PreviousID = ev.ID - 1
+	}
+	ev.Timestamp = r.x.Clock.Now().UTC()
+	r.history = append(r.history, ev)
+	r.mu.Unlock()
+	if r.x.Sink != nil {
+		if err := r.x.Sink.Append(ctx, r.exec.ID, ev); err != nil {
+			return Event{}, fmt.Errorf("append %s event of execution %s: %w", ev.Type, r.exec.ID, err)
+		}
+	}
+	return ev, nil
+}
+
+// peek returns the event recorded at scope s's next position, if any.
+func (r *run) peek(s *scope) (Event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev, ok := r.recorded[s.key(s.seq)]
+	return ev, ok
+}
+
+// raw encodes v for an event; values built by asl always encode.
+func (r *run) raw(v any) json.RawMessage {
+	s, err := asl.EncodeJSON(v)
+	if err != nil {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+// random returns the random source for the state whose entered event is
+// ev: seeded by execution and event key, so replay draws the same values.
+func (r *run) random(ev Event) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(r.exec.ID))
+	h.Write([]byte(ev.Key))
+	seed := h.Sum64()
+	return rand.New(rand.NewPCG(seed, seed>>1|1))
+}
+
+// sleepUntil waits until t by the executor's clock, or until ctx ends.
+func (r *run) sleepUntil(ctx context.Context, t time.Time) error {
+	d := t.Sub(r.x.Clock.Now())
+	if d <= 0 {
+		return nil
+	}
+	done := make(chan struct{})
+	timer := r.x.Clock.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		timer.Stop()
+		return ctx.Err()
+	}
+}
+
+// machine runs the states of m from StartAt in scope s.
+func (r *run) machine(ctx context.Context, s *scope, m *asl.Machine, input any) (any, *failure) {
+	name := m.StartAt
+	for {
+		st, ok := m.States[name]
+		if !ok {
+			return nil, fail(asl.Errorf(asl.ErrRuntime, "state %q does not exist", name))
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, &failure{abort: err}
+		}
+		out, next, f := r.state(ctx, s, st, input)
+		if f != nil {
+			return nil, f
+		}
+		if next == "" {
+			return out, nil
+		}
+		name, input = next, out
+	}
+}
+
+// timeFormat is how Step Functions writes times in the context object.
+const timeFormat = "2006-01-02T15:04:05.000Z"
+
+// context builds the context object for a state entered by ev.
+func (r *run) contextObject(s *scope, st *asl.State, entered Event, retryCount int, token string) map[string]any {
+	c := map[string]any{
+		"Execution": map[string]any{
+			"Id":           r.exec.ID,
+			"Input":        asl.DeepCopy(r.input),
+			"Name":         r.exec.Name,
+			"RoleArn":      r.exec.RoleArn,
+			"StartTime":    r.startTime.UTC().Format(timeFormat),
+			"RedriveCount": json.Number("0"),
+		},
+		"State": map[string]any{
+			"EnteredTime": entered.Timestamp.UTC().Format(timeFormat),
+			"Name":        st.Name,
+			"RetryCount":  json.Number(strconv.Itoa(retryCount)),
+		},
+		"StateMachine": map[string]any{
+			"Id":   r.exec.StateMachineID,
+			"Name": r.exec.StateMachineName,
+		},
+	}
+	if token != "" {
+		c["Task"] = map[string]any{"Token": token}
+	}
+	if s.item != nil {
+		c["Map"] = map[string]any{"Item": map[string]any{
+			"Index": json.Number(strconv.Itoa(s.item.index)),
+			"Value": asl.DeepCopy(s.item.value),
+		}}
+	}
+	return c
+}
+
+func (r *run) env(s *scope, st *asl.State, entered Event, retryCount int, token string) *asl.Env {
+	return &asl.Env{Context: r.contextObject(s, st, entered, retryCount, token), Vars: s.vars, Rand: r.random(entered)}
+}
