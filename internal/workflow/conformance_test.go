@@ -197,7 +197,7 @@ func runCase(c conformanceCase) error {
 	exec := Execution{
 		ID: "arn:aws:states:us-east-1:111111111111:execution:machine:exec", Name: "exec",
 		StateMachineID: "arn:aws:states:us-east-1:111111111111:stateMachine:machine", StateMachineName: "machine",
-		RoleArn: "arn:aws:iam::111111111111:role/role", Machine: m, Input: input,
+		RoleArn: "arn:aws:iam::111111111111:role/role", Type: opt.Type, Machine: m, Input: input,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

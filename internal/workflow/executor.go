@@ -42,7 +42,9 @@ type Execution struct {
 	StateMachineID   string
 	StateMachineName string
 	RoleArn          string
-	Machine          *asl.Machine
+	// Type is STANDARD (the default) or EXPRESS.
+	Type    asl.Type
+	Machine *asl.Machine
 	// Input is the execution input, in asl value form (see asl.DecodeJSON).
 	Input any
 }
@@ -330,20 +332,29 @@ const timeFormat = "2006-01-02T15:04:05.000Z"
 
 // context builds the context object for a state entered by ev.
 func (r *run) contextObject(s *scope, st *asl.State, entered Event, retryCount int, token string) map[string]any {
+	execution := map[string]any{
+		"Id":        r.exec.ID,
+		"Input":     asl.DeepCopy(r.input),
+		"Name":      r.exec.Name,
+		"RoleArn":   r.exec.RoleArn,
+		"StartTime": r.startTime.UTC().Format(timeFormat),
+	}
+	if r.exec.Type != asl.Express {
+		// EXPRESS executions cannot be redriven and have no RedriveCount.
+		execution["RedriveCount"] = json.Number("0")
+	}
+	state := map[string]any{
+		"EnteredTime": entered.Timestamp.UTC().Format(timeFormat),
+		"Name":        st.Name,
+	}
+	switch st.Type {
+	case asl.TypeTask, asl.TypeParallel, asl.TypeMap:
+		// Only states that can retry carry RetryCount.
+		state["RetryCount"] = json.Number(strconv.Itoa(retryCount))
+	}
 	c := map[string]any{
-		"Execution": map[string]any{
-			"Id":           r.exec.ID,
-			"Input":        asl.DeepCopy(r.input),
-			"Name":         r.exec.Name,
-			"RoleArn":      r.exec.RoleArn,
-			"StartTime":    r.startTime.UTC().Format(timeFormat),
-			"RedriveCount": json.Number("0"),
-		},
-		"State": map[string]any{
-			"EnteredTime": entered.Timestamp.UTC().Format(timeFormat),
-			"Name":        st.Name,
-			"RetryCount":  json.Number(strconv.Itoa(retryCount)),
-		},
+		"Execution": execution,
+		"State":     state,
 		"StateMachine": map[string]any{
 			"Id":   r.exec.StateMachineID,
 			"Name": r.exec.StateMachineName,

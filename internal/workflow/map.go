@@ -260,4 +260,3 @@ func (r *run) iteration(ctx context.Context, s *scope, st *asl.State, entered Ev
 	}
 	return out, nil
 }
-

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"math"
 	"strings"
 )
 
@@ -91,6 +92,16 @@ func argInt(args []any, i int) (int64, error) {
 	return n, nil
 }
 
+// argRounded reads a number argument rounded half up to an integer, as the
+// math functions of Step Functions do (Java's Math.round).
+func argRounded(args []any, i int) (int64, error) {
+	f, ok := toFloat(args[i])
+	if !ok {
+		return 0, fmt.Errorf("argument %d must be a number, got %s", i+1, mustEncode(args[i]))
+	}
+	return int64(math.Floor(f + 0.5)), nil
+}
+
 // fnFormat fills each {} in the template with the next argument; strings are
 // inserted as they are, other values as JSON.
 func fnFormat(_ *Env, args []any) (any, error) {
@@ -113,11 +124,7 @@ func fnFormat(_ *Env, args []any) (any, error) {
 			if next >= len(args) {
 				return nil, fmt.Errorf("more placeholders than arguments")
 			}
-			if s, ok := args[next].(string); ok {
-				b.WriteString(s)
-			} else {
-				b.WriteString(mustEncode(args[next]))
-			}
+			b.WriteString(javaString(args[next]))
 			next++
 			i++
 		default:
@@ -364,11 +371,11 @@ func fnMathRandom(e *Env, args []any) (any, error) {
 	if err := wantArgs(args, 2, 3); err != nil {
 		return nil, err
 	}
-	lo, err := argInt(args, 0)
+	lo, err := argRounded(args, 0)
 	if err != nil {
 		return nil, err
 	}
-	hi, err := argInt(args, 1)
+	hi, err := argRounded(args, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -390,11 +397,11 @@ func fnMathAdd(_ *Env, args []any) (any, error) {
 	if err := wantArgs(args, 2, 2); err != nil {
 		return nil, err
 	}
-	a, err := argInt(args, 0)
+	a, err := argRounded(args, 0)
 	if err != nil {
 		return nil, err
 	}
-	b, err := argInt(args, 1)
+	b, err := argRounded(args, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -427,4 +434,27 @@ func fnUUID(e *Env, args []any) (any, error) {
 		return nil, err
 	}
 	return newUUID(e.random()), nil
+}
+
+// javaString renders a value the way States.Format does: strings as they
+// are, objects and arrays in Java's Map and List toString form
+// ({a=1, b=[x, y]}), other values as JSON.
+func javaString(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case map[string]any:
+		parts := make([]string, 0, len(t))
+		for _, k := range sortedKeys(t) {
+			parts = append(parts, k+"="+javaString(t[k]))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case []any:
+		parts := make([]string, len(t))
+		for i, e := range t {
+			parts[i] = javaString(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return mustEncode(v)
 }

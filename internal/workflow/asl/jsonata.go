@@ -26,8 +26,8 @@ type States struct {
 
 // IsExpression reports whether s is a JSONata expression field value, "{% … %}".
 func IsExpression(s string) bool {
-	t := strings.TrimSpace(s)
-	return strings.HasPrefix(t, "{%") && strings.HasSuffix(t, "%}") && len(t) >= 4
+	// No trimming: " {% x %} " is a literal string in Step Functions.
+	return strings.HasPrefix(s, "{%") && strings.HasSuffix(s, "%}") && len(s) >= 4
 }
 
 // expressionBody strips the {% %} delimiters.
@@ -107,7 +107,7 @@ func (e *Env) Expression(field, src string, st States) (any, error) {
 		return nil, Errorf(ErrQueryEvaluation, "The JSONata expression '%s' specified for the field '%s' returned nothing (undefined).", body, field)
 	}
 	if err != nil {
-		return nil, Errorf(ErrQueryEvaluation, "The JSONata expression '%s' specified for the field '%s' threw an error during evaluation. %v", body, field, err)
+		return nil, Errorf(ErrQueryEvaluation, "The JSONata expression '%s' specified for the field '%s' threw an error during evaluation. %s", body, field, jsonataMessage(err))
 	}
 	return normalize(plain(v)), nil
 }
@@ -154,7 +154,7 @@ func (e *Env) extensions() map[string]jsonata.Extension {
 			}
 			return out, nil
 		}},
-		"range": {Func: func(start, end, step float64) ([]any, error) {
+		"range": {Func: func(start, end, step float64) (any, error) {
 			if step == 0 {
 				return nil, fmt.Errorf("$range: the step must not be 0")
 			}
@@ -164,6 +164,10 @@ func (e *Env) extensions() map[string]jsonata.Extension {
 					return nil, fmt.Errorf("$range: more than 1000 items")
 				}
 				out = append(out, v)
+			}
+			if len(out) == 1 {
+				// A one-item sequence is its item in JSONata.
+				return out[0], nil
 			}
 			return out, nil
 		}},
@@ -196,4 +200,14 @@ func (e *Env) extensions() map[string]jsonata.Extension {
 			return toJSONataValue(v), nil
 		}},
 	}
+}
+
+// jsonataMessage renders a JSONata evaluation error with the reference
+// implementation's error codes where the library's wording differs.
+func jsonataMessage(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "cannot call non-function") {
+		return "T1006: Attempted to invoke a non-function"
+	}
+	return msg
 }
