@@ -32,7 +32,7 @@ func testConcurrentIncrements(t *testing.T, h Harness) {
 			for done := 0; done < each; {
 				e, err := s.Get(ctx, "counter")
 				if err != nil {
-					errs <- fmt.Errorf("Get: %w", err)
+					errs <- fmt.Errorf("read counter: %w", err)
 					return
 				}
 				n, err := strconv.Atoi(string(e.Value))
@@ -47,7 +47,7 @@ func testConcurrentIncrements(t *testing.T, h Harness) {
 				case errors.Is(err, state.ErrETagMismatch):
 					conflicts.Add(1)
 				default:
-					errs <- fmt.Errorf("Set: %w", err)
+					errs <- fmt.Errorf("write counter: %w", err)
 					return
 				}
 			}
