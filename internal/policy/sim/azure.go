@@ -40,6 +40,9 @@ type AzureOptions struct {
 	Start time.Time
 }
 
+// maxMemoryMB bounds instance sizes read from traces (1 TB).
+const maxMemoryMB = 1 << 20
+
 // ErrFormat reports a file that is not in the expected layout.
 var ErrFormat = errors.New("unexpected trace format")
 
@@ -86,7 +89,7 @@ func ReadAzure(files AzureFiles, opts AzureOptions) (*Trace, error) {
 	}
 	for _, f := range tr.Functions {
 		f.MemoryMB = memDefault
-		if m, ok := mems[f.App]; ok {
+		if m := mems[f.App]; m > 0 {
 			f.MemoryMB = m
 		}
 	}
@@ -234,7 +237,7 @@ func readAzureDurations(r io.Reader) (map[string]Durations, error) {
 		prev := 0.0
 		for i, c := range durationColumns {
 			ms, err := strconv.ParseFloat(strings.TrimSpace(rec[idx[i]]), 64)
-			if err != nil {
+			if err != nil || !(ms >= 0 && ms <= maxMillis) {
 				return nil, fmt.Errorf("line %d %s: %w: %q", line, c.name, ErrFormat, rec[idx[i]])
 			}
 			ms = max(ms, prev) // percentiles must not decrease
@@ -269,7 +272,7 @@ func readAzureMemory(r io.Reader) (map[string]float64, error) {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		mb, err := strconv.ParseFloat(strings.TrimSpace(rec[col]), 64)
-		if err != nil || mb < 0 {
+		if err != nil || !(mb >= 0 && mb <= maxMemoryMB) {
 			return nil, fmt.Errorf("line %d: %w: memory %q", line, ErrFormat, rec[col])
 		}
 		out[rec[ah.owner]+"/"+rec[ah.app]] = mb

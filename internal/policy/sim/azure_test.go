@@ -109,22 +109,29 @@ func TestReadAzureMemoryDefaults(t *testing.T) {
 }
 
 func TestReadAzureErrors(t *testing.T) {
+	badDur := strings.Replace(durationsCSV, ",500\n", ",-500\n", 1)
 	tests := []struct {
-		name     string
-		inv, dur string
+		name          string
+		inv, dur, mem string
 	}{
-		{"no id columns", "a,b,1,2\nx,y,1,2\n", ""},
-		{"no minute columns", "HashOwner,HashApp,HashFunction\no,a,f\n", ""},
-		{"a minute missing", "HashOwner,HashApp,HashFunction,1,3\no,a,f,1,1\n", ""},
-		{"negative count", "HashOwner,HashApp,HashFunction,1\no,a,f,-1\n", ""},
-		{"count not a number", "HashOwner,HashApp,HashFunction,1\no,a,f,many\n", ""},
-		{"durations without percentiles", publishedInv, "HashOwner,HashApp,HashFunction,Average\no1,a1,f1,5\n"},
+		{"no id columns", "a,b,1,2\nx,y,1,2\n", "", ""},
+		{"no minute columns", "HashOwner,HashApp,HashFunction\no,a,f\n", "", ""},
+		{"a minute missing", "HashOwner,HashApp,HashFunction,1,3\no,a,f,1,1\n", "", ""},
+		{"negative count", "HashOwner,HashApp,HashFunction,1\no,a,f,-1\n", "", ""},
+		{"count not a number", "HashOwner,HashApp,HashFunction,1\no,a,f,many\n", "", ""},
+		{"durations without percentiles", publishedInv, "HashOwner,HashApp,HashFunction,Average\no1,a1,f1,5\n", ""},
+		{"negative duration", publishedInv, badDur, ""},
+		{"memory without its column", publishedInv, "", "HashApp,HashOwner,SampleCount\na1,o1,3\n"},
+		{"negative memory", publishedInv, "", "HashApp,HashOwner,AverageAllocatedMb\na1,o1,-3\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			files := AzureFiles{Invocations: strings.NewReader(tt.inv)}
 			if tt.dur != "" {
 				files.Durations = strings.NewReader(tt.dur)
+			}
+			if tt.mem != "" {
+				files.Memory = strings.NewReader(tt.mem)
 			}
 			if _, err := ReadAzure(files, AzureOptions{}); !errors.Is(err, ErrFormat) {
 				t.Errorf("error = %v, want ErrFormat", err)

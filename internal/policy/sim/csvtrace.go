@@ -63,7 +63,7 @@ func ReadCSV(r io.Reader, defaultMemoryMB float64) (*Trace, error) {
 		}
 		if len(fields) > 3 && strings.TrimSpace(fields[3]) != "" {
 			mb, err := strconv.ParseFloat(strings.TrimSpace(fields[3]), 64)
-			if err != nil || mb <= 0 {
+			if err != nil || !(mb > 0 && mb <= maxMemoryMB) {
 				return nil, fmt.Errorf("line %d: %w: memory_mb %q", line, ErrFormat, fields[3])
 			}
 			mem[name] = mb
@@ -103,12 +103,18 @@ func parseTimestamp(s string) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	sec, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(sec) || math.IsInf(sec, 0) {
+	// Beyond ±1e11 seconds (the year 5138) a float no longer converts to a
+	// time exactly; no real log has such stamps.
+	if err != nil || math.IsNaN(sec) || math.Abs(sec) > 1e11 {
 		return time.Time{}, fmt.Errorf("%w: timestamp %q is neither RFC 3339 nor Unix seconds", ErrFormat, s)
 	}
 	whole, frac := math.Modf(sec)
 	return time.Unix(int64(whole), int64(frac*1e9)).UTC(), nil
 }
+
+// maxMillis bounds durations read as milliseconds (about 31 years), well
+// inside what a time.Duration holds.
+const maxMillis = 1e12
 
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
@@ -116,7 +122,7 @@ func parseDuration(s string) (time.Duration, error) {
 		return d, nil
 	}
 	ms, err := strconv.ParseFloat(s, 64)
-	if err != nil || ms < 0 || math.IsNaN(ms) || math.IsInf(ms, 0) {
+	if err != nil || !(ms >= 0 && ms <= maxMillis) {
 		return 0, fmt.Errorf("%w: duration %q is neither a Go duration nor milliseconds", ErrFormat, s)
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
