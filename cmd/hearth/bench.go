@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,23 @@ func newBenchCommand() *cobra.Command {
 		Short: "Run a self-contained benchmark (warm) and print its table or --json",
 	}
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, `print one JSON object {"bench":…,"results":[…]}`)
+	var cpuProfile string
+	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to this file")
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		return pprof.StartCPUProfile(f)
+	}
+	cmd.PersistentPostRun = func(*cobra.Command, []string) {
+		if cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
+	}
 	var warm bench.WarmOptions
 	warmCmd := &cobra.Command{
 		Use:   "warm",

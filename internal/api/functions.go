@@ -165,7 +165,13 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	req := runtime.Request{Method: http.MethodPost, Path: "/", Headers: s.guestHeaders(r.Header), Body: payload}
+	// Like Lambda's Invoke, the payload is the event: the function gets the
+	// body and its content type, not the caller's other headers (the HTTP
+	// trigger hands over the whole request).
+	req := runtime.Request{Method: http.MethodPost, Path: "/", Body: payload}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		req.Headers = map[string][]string{"Content-Type": {ct}}
+	}
 	res, err := s.cfg.Functions.Invoke(r.Context(), r.PathValue("name"), req)
 	writeInvokeHeaders(w, res)
 	if err != nil {

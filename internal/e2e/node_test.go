@@ -226,3 +226,5 @@ func TestLogsCaptureGuestOutput(t *testing.T) {
 		}
 	}
 }
+
+func wasmBuild(dir string) ([]byte, error) { return wasmbuild.Build(context.Background(), dir) }

@@ -6,13 +6,17 @@ package invoke
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/fnlog"
@@ -55,6 +59,30 @@ type Dispatcher struct {
 type active struct {
 	fn   registry.Function
 	pool *pool.Pool
+	m    fnMetrics
+}
+
+// fnMetrics are one function's metric series, resolved once at activation
+// so the invoke path does no label lookups.
+type fnMetrics struct {
+	duration   prometheus.Observer
+	cold, warm prometheus.Counter
+	outcomes   map[string]prometheus.Counter
+}
+
+var outcomes = []string{"success", "error", "timeout", "crash"}
+
+func newFnMetrics(m *telemetry.Metrics, name string) fnMetrics {
+	fm := fnMetrics{
+		duration: m.Duration.WithLabelValues(name),
+		cold:     m.Starts.WithLabelValues(name, "cold"),
+		warm:     m.Starts.WithLabelValues(name, "warm"),
+		outcomes: make(map[string]prometheus.Counter, len(outcomes)),
+	}
+	for _, o := range outcomes {
+		fm.outcomes[o] = m.Invocations.WithLabelValues(name, o)
+	}
+	return fm
 }
 
 // Result is one finished invocation.
@@ -135,7 +163,7 @@ func (d *Dispatcher) Activate(fn registry.Function, tmpl runtime.Template) bool 
 		QueueSize:    d.opts.QueueSize,
 		QueueTimeout: d.opts.QueueTimeout,
 	}, d.opts.Clock, d.opts.Logger.With("function", fn.Name, "version", fn.Version))
-	d.active[fn.Name] = &active{fn: fn, pool: p}
+	d.active[fn.Name] = &active{fn: fn, pool: p, m: newFnMetrics(d.opts.Metrics, fn.Name)}
 	d.mu.Unlock()
 	if old != nil {
 		go d.retire(old)
@@ -214,7 +242,7 @@ func (d *Dispatcher) Invoke(ctx context.Context, name string, req runtime.Reques
 	}
 	res := &Result{Response: resp, RequestID: req.ID, Version: a.fn.Version, Cold: lease.Cold, Phases: lease.Phases}
 	res.Phases.Handler = handler
-	d.report(a.fn, res, err)
+	d.report(a, res, err)
 	if err != nil {
 		return res, fmt.Errorf("%s version %d request %s: %w", name, a.fn.Version, req.ID, err)
 	}
@@ -257,23 +285,37 @@ func Outcome(resp runtime.Response, err error) string {
 	}
 }
 
-func (d *Dispatcher) report(fn registry.Function, res *Result, err error) {
+func (d *Dispatcher) report(a *active, res *Result, err error) {
+	fn := a.fn
 	outcome := Outcome(res.Response, err)
-	m := d.opts.Metrics
-	m.Invocations.WithLabelValues(fn.Name, outcome).Inc()
-	m.Duration.WithLabelValues(fn.Name).Observe(res.Phases.Handler.Seconds())
+	a.m.outcomes[outcome].Inc()
+	a.m.duration.Observe(res.Phases.Handler.Seconds())
 	kind := "warm"
 	if res.Cold {
 		kind = "cold"
-		m.ObservePhases(fn.Name, PhaseMap(res.Phases))
+		a.m.cold.Inc()
+		d.opts.Metrics.ObservePhases(fn.Name, PhaseMap(res.Phases))
+	} else {
+		a.m.warm.Inc()
 	}
-	m.Starts.WithLabelValues(fn.Name, kind).Inc()
-	msg := fmt.Sprintf("END request=%s version=%d %s duration=%s outcome=%s", res.RequestID, fn.Version, kind, res.Phases.Handler, outcome)
+	// Built by hand: this runs on every invocation.
+	msg := make([]byte, 0, 128)
+	msg = append(msg, "END request="...)
+	msg = append(msg, res.RequestID...)
+	msg = append(msg, " version="...)
+	msg = strconv.AppendInt(msg, fn.Version, 10)
+	msg = append(msg, ' ')
+	msg = append(msg, kind...)
+	msg = append(msg, " duration="...)
+	msg = append(msg, res.Phases.Handler.String()...)
+	msg = append(msg, " outcome="...)
+	msg = append(msg, outcome...)
 	if err != nil {
-		msg += " error=" + err.Error()
+		msg = append(msg, " error="...)
+		msg = append(msg, err.Error()...)
 	}
 	d.opts.Logs.Append(fnlog.Entry{Time: d.opts.Clock.Now(), Function: fn.Name, Version: fn.Version,
-		RequestID: res.RequestID, Stream: fnlog.StreamHearth, Message: msg})
+		RequestID: res.RequestID, Stream: fnlog.StreamHearth, Message: string(msg)})
 	if d.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		d.opts.Logger.Debug("invocation", "function", fn.Name, "version", fn.Version, "request_id", res.RequestID,
 			"cold", res.Cold, "duration", res.Phases.Handler, "outcome", outcome)
@@ -307,9 +349,12 @@ func (d *Dispatcher) Stats(name string) (pool.Stats, error) {
 	return a.pool.Stats(), nil
 }
 
-// NewRequestID returns a random 128-bit id in hex.
+// NewRequestID returns a random 128-bit id in hex. Request ids need to be
+// unique, not secret, so the runtime's fast generator serves (crypto/rand
+// would cost a system call per invocation).
 func NewRequestID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }

@@ -53,7 +53,8 @@ type Stats struct {
 // # Notes
 //
 // Invariants, kept under mu: an instance in idle is never running a request;
-// live == len(idle) + busy + spawning; live ≤ Concurrency.
+// idle is ordered by idleSince, oldest first; live == len(idle) + busy +
+// spawning; live ≤ Concurrency.
 type Pool struct {
 	tmpl   runtime.Template
 	cfg    Config
@@ -67,13 +68,16 @@ type Pool struct {
 	spawning int
 	waiters  []chan grant
 	closed   bool
+	// reaper fires when the oldest idle instance's keep-alive ends. One
+	// timer per pool, not per instance, keeps timers off the invoke path.
+	reaper clock.Timer
 	stats    Stats
 	drained  chan struct{} // closed when a closed pool has no live instances
 }
 
 type entry struct {
-	inst  runtime.Instance
-	timer clock.Timer // keep-alive expiry; nil while busy or kept as min-warm
+	inst      runtime.Instance
+	idleSince time.Time // when it was last parked in idle
 }
 
 // grant hands a waiter either a warm instance or the right to spawn one.
@@ -251,42 +255,45 @@ func (p *Pool) popIdleLocked() *entry {
 	}
 	e := p.idle[n-1]
 	p.idle = p.idle[:n-1]
-	if e.timer != nil {
-		e.timer.Stop()
-		e.timer = nil
-	}
 	return e
 }
 
-// pushIdleLocked parks e and, unless it is needed to keep MinWarm, arms its
-// keep-alive expiry.
+// pushIdleLocked parks e. idle stays ordered by idleSince: the oldest
+// instance is first and is the first to expire.
 func (p *Pool) pushIdleLocked(e *entry) {
+	e.idleSince = p.clock.Now()
 	p.idle = append(p.idle, e)
-	if p.live > p.cfg.MinWarm {
-		e.timer = p.clock.AfterFunc(p.cfg.KeepAlive, func() { p.expire(e) })
-	}
+	p.armReaperLocked()
 }
 
-// expire destroys e if it is still idle and not needed for MinWarm.
-func (p *Pool) expire(e *entry) {
-	p.mu.Lock()
-	idx := -1
-	for i, o := range p.idle {
-		if o == e {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 || e.timer == nil || p.live <= p.cfg.MinWarm {
-		p.mu.Unlock()
+// armReaperLocked schedules the reaper for the oldest idle instance's
+// expiry, unless it is already scheduled or nothing may expire.
+func (p *Pool) armReaperLocked() {
+	if p.reaper != nil || p.closed || len(p.idle) == 0 || p.live <= p.cfg.MinWarm {
 		return
 	}
-	e.timer = nil
-	p.idle = append(p.idle[:idx], p.idle[idx+1:]...)
-	p.live--
-	p.stats.Evicted["keepalive"]++
+	wait := p.idle[0].idleSince.Add(p.cfg.KeepAlive).Sub(p.clock.Now())
+	p.reaper = p.clock.AfterFunc(max(wait, 0), p.reap)
+}
+
+// reap destroys the idle instances whose keep-alive has passed, oldest
+// first, never going below MinWarm live instances.
+func (p *Pool) reap() {
+	p.mu.Lock()
+	p.reaper = nil
+	now := p.clock.Now()
+	var expired []*entry
+	for len(p.idle) > 0 && p.live > p.cfg.MinWarm && !p.idle[0].idleSince.Add(p.cfg.KeepAlive).After(now) {
+		expired = append(expired, p.idle[0])
+		p.idle = p.idle[1:]
+		p.live--
+		p.stats.Evicted["keepalive"]++
+	}
+	p.armReaperLocked()
 	p.mu.Unlock()
-	p.closeInstance(e.inst)
+	for _, e := range expired {
+		p.closeInstance(e.inst)
+	}
 }
 
 // provision starts instances in the background until MinWarm are live.
@@ -372,12 +379,13 @@ func (p *Pool) Close(ctx context.Context) error {
 		w <- grant{err: ErrClosed}
 	}
 	p.waiters = nil
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
+	}
 	p.checkDrainedLocked()
 	p.mu.Unlock()
 	for _, e := range idle {
-		if e.timer != nil {
-			e.timer.Stop()
-		}
 		p.closeInstance(e.inst)
 	}
 	select {

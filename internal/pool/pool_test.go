@@ -227,3 +227,25 @@ func TestCloseWaitsForBusy(t *testing.T) {
 		t.Fatalf("after Close: %d instances closed, template closed=%v", tmpl.closed.Load(), tmpl.tmplClosed.Load())
 	}
 }
+
+// TestEachInstanceExpiresOnItsOwnTime: instances released at different
+// times each live KeepAlive after their own release.
+func TestEachInstanceExpiresOnItsOwnTime(t *testing.T) {
+	p, _, clk := newTestPool(t, Config{Concurrency: 2, KeepAlive: time.Minute, QueueSize: 1, QueueTimeout: time.Second})
+	a, b := mustAcquire(t, p), mustAcquire(t, p)
+	a.Release()
+	clk.Advance(30 * time.Second)
+	b.Release()
+	clk.Advance(30 * time.Second) // a's minute is up, b has 30 s left
+	if s := p.Stats(); s.Idle != 1 || s.Evicted["keepalive"] != 1 {
+		t.Fatalf("after 60 s: %+v, want one expired and one idle", s)
+	}
+	clk.Advance(29 * time.Second)
+	if s := p.Stats(); s.Idle != 1 {
+		t.Fatalf("after 89 s: %+v, want b still idle", s)
+	}
+	clk.Advance(time.Second)
+	if s := p.Stats(); s.Idle != 0 || s.Evicted["keepalive"] != 2 {
+		t.Fatalf("after 90 s: %+v, want both expired", s)
+	}
+}

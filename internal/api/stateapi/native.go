@@ -2,6 +2,7 @@ package stateapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +48,9 @@ func nativeError(err error) error {
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := nativeError(err)
 	var ae *apierror.Error
-	if errors.As(e, &ae) && ae.Status >= 500 {
+	// A client that went away cancels its request; that is not the store's
+	// failure and not worth a warning.
+	if errors.As(e, &ae) && ae.Status >= 500 && !errors.Is(err, context.Canceled) {
 		a.logger().Warn("state API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	apierror.Write(w, e)
