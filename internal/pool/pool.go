@@ -70,9 +70,9 @@ type Pool struct {
 	closed   bool
 	// reaper fires when the oldest idle instance's keep-alive ends. One
 	// timer per pool, not per instance, keeps timers off the invoke path.
-	reaper clock.Timer
-	stats    Stats
-	drained  chan struct{} // closed when a closed pool has no live instances
+	reaper  clock.Timer
+	stats   Stats
+	drained chan struct{} // closed when a closed pool has no live instances
 }
 
 type entry struct {
