@@ -250,6 +250,9 @@ func (s *NATS) Watch(ctx context.Context, changed func(key, etag string)) error 
 				return
 			case e, ok := <-w.Updates():
 				if !ok {
+					// The cache behind this watch now sees other nodes'
+					// writes only when its entries expire; say so.
+					s.log.Warn("state: NATS KV watch ended; cached reads may be stale up to the cache TTL", "bucket", s.bucket)
 					return
 				}
 				if e == nil {

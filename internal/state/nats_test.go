@@ -106,3 +106,53 @@ func FuzzNATSKeyEncoding(f *testing.F) {
 		}
 	})
 }
+
+// TestNATSSurvivesRestart checks that state written to the file-backed
+// bucket is there after the server restarts on the same directory, with the
+// same ETag.
+func TestNATSSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func() (*state.NATS, func()) {
+		srv, err := server.NewServer(&server.Options{JetStream: true, StoreDir: dir, DontListen: true,
+			NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats server did not start")
+		}
+		nc, err := nats.Connect("", nats.InProcessServer(srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := state.NewNATS(ctx, js, state.NATSConfig{Bucket: "durable"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, func() { nc.Close(); srv.Shutdown(); srv.WaitForShutdown() }
+	}
+	s, stop := open()
+	etag, err := s.Set(ctx, "k", []byte("v"), state.SetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Transact(ctx, []state.Op{{Kind: state.OpSet, Key: "t", Value: []byte("tx")}}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	s, stop = open()
+	defer stop()
+	e, err := s.Get(ctx, "k")
+	if err != nil || string(e.Value) != "v" || e.ETag != etag {
+		t.Fatalf("after restart Get = %q %s, %v; want v %s", e.Value, e.ETag, err, etag)
+	}
+	if e, err := s.Get(ctx, "t"); err != nil || string(e.Value) != "tx" {
+		t.Fatalf("after restart Get(t) = %q, %v; want tx", e.Value, err)
+	}
+}
