@@ -41,6 +41,7 @@ type ConditionError struct {
 	Err error
 }
 
+// Error names the key, the operation and what failed.
 func (e *ConditionError) Error() string {
 	if e.Op >= 0 {
 		return fmt.Sprintf("transaction op %d (key %q): %v", e.Op, e.Key, e.Err)

@@ -29,6 +29,7 @@ type daprError struct {
 	Message   string `json:"message"`
 }
 
+// Error returns the code and message.
 func (e *daprError) Error() string { return e.ErrorCode + ": " + e.Message }
 
 func daprErr(status int, code, format string, args ...any) *daprError {
