@@ -83,23 +83,32 @@ type response struct {
 
 func (c *client) do(method, path, body string, headers ...string) response {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
+	r, err := c.try(method, path, body, headers...)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	return r
+}
+
+// try is do for goroutines other than the test's: it returns the error.
+func (c *client) try(method, path, body string, headers ...string) (response, error) {
+	req, err := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		return response{}, err
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.srv.Client().Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Fatal(err)
+		return response{}, err
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
 }
 
 // want checks the status and, when code is set, the error code in the body
