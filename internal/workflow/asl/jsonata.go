@@ -38,8 +38,30 @@ func expressionBody(s string) string {
 
 // CompileExpression checks that a "{% … %}" string is valid JSONata.
 func CompileExpression(s string) error {
-	_, err := jsonata.Compile(expressionBody(s))
+	_, err := compile(expressionBody(s))
 	return err
+}
+
+// compile wraps jsonata.Compile: the library's lexer panics on some inputs
+// (found by FuzzParse, e.g. invalid UTF-8 in a name), and a definition must
+// never crash the engine.
+func compile(body string) (expr *jsonata.Expr, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			expr, err = nil, fmt.Errorf("invalid JSONata expression: %v", p)
+		}
+	}()
+	return jsonata.Compile(body)
+}
+
+// eval wraps Expr.Eval with the same protection as compile.
+func eval(expr *jsonata.Expr, input any) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("JSONata evaluation failed: %v", p)
+		}
+	}()
+	return expr.Eval(input)
 }
 
 // Evaluate evaluates a JSONata-mode field: strings written "{% … %}" are
@@ -80,7 +102,7 @@ func (e *Env) Evaluate(field string, tmpl any, st States) (any, error) {
 // nothing is a States.QueryEvaluationError, as in Step Functions.
 func (e *Env) Expression(field, src string, st States) (any, error) {
 	body := expressionBody(src)
-	expr, err := jsonata.Compile(body)
+	expr, err := compile(body)
 	if err != nil {
 		return nil, Errorf(ErrQueryEvaluation, "The JSONata expression '%s' specified for the field '%s' threw an error during evaluation. %v", body, field, err)
 	}
@@ -102,7 +124,7 @@ func (e *Env) Expression(field, src string, st States) (any, error) {
 	if err := expr.RegisterExts(e.extensions()); err != nil {
 		return nil, fmt.Errorf("register JSONata functions: %w", err)
 	}
-	v, err := expr.Eval(toJSONataValue(st.Input))
+	v, err := eval(expr, toJSONataValue(st.Input))
 	if errors.Is(err, jsonata.ErrUndefined) {
 		return nil, Errorf(ErrQueryEvaluation, "The JSONata expression '%s' specified for the field '%s' returned nothing (undefined).", body, field)
 	}

@@ -203,7 +203,7 @@ func (p *parser) machine(obj map[string]any, loc string, inherited QueryLanguage
 		}
 		m.States[name] = p.state(name, so, sloc, m.QueryLanguage)
 	}
-	if m.StartAt != "" && len(states) > 0 {
+	if _, hasStart := obj["StartAt"]; hasStart && len(states) > 0 {
 		if _, ok := states[m.StartAt]; !ok {
 			p.errorf(CodeMissingTarget, loc+"/StartAt", "Missing 'Next' target: %s", m.StartAt)
 		}
