@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // natsPayloadHeadroom is what a stored message needs beyond its value: the
@@ -123,9 +124,68 @@ func (s *NATS) Get(ctx context.Context, key string) (Entry, error) {
 	return Entry{Value: e.Value(), ETag: FormatETag(e.Revision())}, nil
 }
 
-// BulkGet implements Store, one direct get per key.
+// natsBulkChunk bounds the subjects of one batched direct get.
+const natsBulkChunk = 256
+
+// BulkGet implements Store with batched direct gets (one request for up to
+// natsBulkChunk keys). A key the batch did not return is read on its own
+// before it is reported missing: the server may end a batch early (byte
+// limits), and a missing key must never be a guess.
 func (s *NATS) BulkGet(ctx context.Context, keys []string) ([]Item, error) {
-	return bulkGet(ctx, s, keys)
+	for _, k := range keys {
+		if err := s.limits.CheckKey(k); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Item, len(keys))
+	for start := 0; start < len(keys); start += natsBulkChunk {
+		end := min(start+natsBulkChunk, len(keys))
+		if err := s.bulkChunk(ctx, keys[start:end], out[start:end]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *NATS) bulkChunk(ctx context.Context, keys []string, out []Item) error {
+	subjects := make([]string, 0, len(keys))
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if subj := s.subject + encodeNATSKey(k); !seen[subj] {
+			seen[subj] = true
+			subjects = append(subjects, subj)
+		}
+	}
+	got := make(map[string]*jetstream.RawStreamMsg, len(subjects))
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.stream.CachedInfo().Config.Name, subjects)
+	if err == nil {
+		for m, err := range msgs {
+			if err != nil {
+				break // what is missing is read one by one below
+			}
+			got[m.Subject] = m
+		}
+	}
+	for i, k := range keys {
+		out[i].Key = k
+		m, ok := got[s.subject+encodeNATSKey(k)]
+		if !ok {
+			e, err := s.Get(ctx, k)
+			switch {
+			case err == nil:
+				out[i].Found, out[i].Entry = true, e
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+			continue
+		}
+		if m.Header.Get("KV-Operation") != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "" {
+			continue // deleted or expired
+		}
+		out[i].Found = true
+		out[i].Entry = Entry{Value: m.Data, ETag: FormatETag(m.Sequence)}
+	}
+	return nil
 }
 
 // Set implements Store.
