@@ -2,5 +2,7 @@ package main
 
 import "github.com/spf13/cobra"
 
-// addHelperCommands wires commands that live in their own files (sim, wf).
-func addHelperCommands(root *cobra.Command) {}
+// addHelperCommands wires commands that live in their own files.
+func addHelperCommands(root *cobra.Command) {
+	root.AddCommand(newSimCommand())
+}
