@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -154,5 +155,43 @@ func TestNATSSurvivesRestart(t *testing.T) {
 	}
 	if e, err := s.Get(ctx, "t"); err != nil || string(e.Value) != "tx" {
 		t.Fatalf("after restart Get(t) = %q, %v; want tx", e.Value, err)
+	}
+}
+
+// TestNATSSmallMaxPayload checks that a server whose max payload cannot hold
+// the value limit lowers the limit (values over it are ErrTooLarge, not a
+// server error) instead of failing to open.
+func TestNATSSmallMaxPayload(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{JetStream: true, StoreDir: t.TempDir(), DontListen: true,
+		NoSigs: true, NoLog: true, MaxPayload: 512 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close(); srv.Shutdown(); srv.WaitForShutdown() })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := state.NewNATS(context.Background(), js, state.NATSConfig{Bucket: "small"})
+	if err != nil {
+		t.Fatalf("NewNATS: %v", err)
+	}
+	limit := s.Limits().MaxValueBytes
+	if limit >= 512<<10 {
+		t.Fatalf("value limit %d not lowered below the 512 KiB max payload", limit)
+	}
+	if _, err := s.Set(context.Background(), "k", make([]byte, limit), state.SetOptions{}); err != nil {
+		t.Fatalf("Set at the lowered limit: %v", err)
+	}
+	if _, err := s.Set(context.Background(), "k", make([]byte, limit+1), state.SetOptions{}); !errors.Is(err, state.ErrTooLarge) {
+		t.Fatalf("Set over the lowered limit: %v, want ErrTooLarge", err)
 	}
 }

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -68,6 +69,19 @@ func TestOpenAll(t *testing.T) {
 	orders, _ := reg.Store("orders")
 	if _, err := orders.Set(ctx, "big", make([]byte, 2<<20), state.SetOptions{}); err != nil {
 		t.Fatalf("2 MiB value in a store with max_value=2MiB: %v", err)
+	}
+	// A Redis that is down does not stop the node from opening its stores;
+	// the store reports ErrUnavailable until the server is there.
+	down, err := state.OpenAll(ctx, []string{"r=redis://127.0.0.1:1/0", "p=postgres://x@127.0.0.1:1/x?connect_timeout=1"}, state.Env{})
+	if err != nil {
+		t.Fatalf("OpenAll with unreachable servers: %v", err)
+	}
+	defer down.Close()
+	for _, name := range []string{"r", "p"} {
+		s, _ := down.Store(name)
+		if _, err := s.Get(ctx, "k"); !errors.Is(err, state.ErrUnavailable) {
+			t.Fatalf("store %s with its server down: Get = %v, want ErrUnavailable", name, err)
+		}
 	}
 	if _, ok := reg.Store("nope"); ok {
 		t.Fatal("Store(nope) found a store")
