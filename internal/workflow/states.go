@@ -67,9 +67,7 @@ func (r *run) state(ctx context.Context, s *scope, st *asl.State, input any) (an
 	if _, err := r.emit(ctx, s, exited); err != nil {
 		return nil, "", &failure{abort: err}
 	}
-	if st.Terminal() {
-		return res.out, "", nil
-	}
+	// res.next is empty for a terminal state, unless a Catch redirected it.
 	return res.out, res.next, nil
 }
 
