@@ -46,7 +46,7 @@ hearth_services_up() (
 	fi
 
 	# postgres: the Debian cluster (created by the package), started on loopback.
-	ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+	ver=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1)
 	if ! pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1==v && $2=="main"' | grep -q .; then
 		log "creating PostgreSQL $ver cluster"
 		pg_createcluster "$ver" main >/dev/null
@@ -85,6 +85,7 @@ if hearth_services_up; then
 else
 	echo "services: failed to start redis/postgres" >&2
 	unset -f hearth_services_up
+	# shellcheck disable=SC2317 # exit is reached when the file is run, not sourced
 	return 1 2>/dev/null || exit 1
 fi
 unset -f hearth_services_up
