@@ -230,3 +230,76 @@ func testLinearizable(t *testing.T, h Harness) {
 		t.Fatalf("history of %d operations is not linearizable", len(history))
 	}
 }
+
+// testConcurrentTransfers moves money between accounts with conditioned
+// transactions from several clients at once. A transaction that applied
+// only in part, or applied over a concurrent change, would break the total.
+func testConcurrentTransfers(t *testing.T, h Harness) {
+	const accounts, workers, each, start = 4, 4, 10, 100
+	s := h.Store
+	for i := 0; i < accounts; i++ {
+		mustSet(t, s, fmt.Sprintf("acct/%d", i), strconv.Itoa(start), state.SetOptions{})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := ctxFor(t)
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for done := 0; done < each; {
+				from, to := rng.IntN(accounts), rng.IntN(accounts-1)
+				if to >= from {
+					to++
+				}
+				keys := []string{fmt.Sprintf("acct/%d", from), fmt.Sprintf("acct/%d", to)}
+				items, err := s.BulkGet(ctx, keys)
+				if err != nil {
+					errs <- fmt.Errorf("bulk get: %w", err)
+					return
+				}
+				a, _ := strconv.Atoi(string(items[0].Value))
+				b, _ := strconv.Atoi(string(items[1].Value))
+				amount := rng.IntN(10) + 1
+				err = s.Transact(ctx, []state.Op{
+					{Kind: state.OpSet, Key: keys[0], Value: []byte(strconv.Itoa(a - amount)), IfMatch: items[0].ETag},
+					{Kind: state.OpSet, Key: keys[1], Value: []byte(strconv.Itoa(b + amount)), IfMatch: items[1].ETag},
+				})
+				switch {
+				case err == nil:
+					done++
+				case !errors.Is(err, state.ErrETagMismatch):
+					errs <- fmt.Errorf("transfer: %w", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := 0
+	for i := 0; i < accounts; i++ {
+		e := wantValueAny(t, s, fmt.Sprintf("acct/%d", i))
+		n, err := strconv.Atoi(string(e.Value))
+		if err != nil {
+			t.Fatalf("account %d holds %q", i, e.Value)
+		}
+		total += n
+	}
+	if total != accounts*start {
+		t.Fatalf("accounts hold %d in total after the transfers, want %d", total, accounts*start)
+	}
+}
+
+func wantValueAny(t *testing.T, s state.Store, key string) state.Entry {
+	t.Helper()
+	e, err := s.Get(ctxFor(t), key)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	return e
+}

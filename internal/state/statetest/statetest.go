@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 		{"BadInput", testBadInput},
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"ConcurrentCreate", testConcurrentCreate},
+		{"ConcurrentTransfers", testConcurrentTransfers},
 		{"Linearizable", testLinearizable},
 	}
 	for _, tc := range tests {
