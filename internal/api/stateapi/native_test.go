@@ -51,6 +51,14 @@ func TestNative(t *testing.T) {
 				t.Fatalf("unicode key GET = %q", got.body)
 			}
 
+			// Encoded slashes keep segments the router would otherwise clean.
+			for _, key := range []string{"a//b", ".", "a/../b", "x?y#z"} {
+				c.do("PUT", "/v1/state/s/"+url.PathEscape(key), key).want(t, "PUT "+key, http.StatusNoContent, "")
+				if got := c.do("GET", "/v1/state/s/"+url.PathEscape(key), ""); got.body != key {
+					t.Fatalf("GET %q = %d %q", key, got.status, got.body)
+				}
+			}
+
 			c.do("DELETE", "/v1/state/s/k", "", "If-Match", etag1).want(t, "DELETE stale", http.StatusConflict, "etag_mismatch")
 			c.do("DELETE", "/v1/state/s/k", "", "If-Match", etag2).want(t, "DELETE", http.StatusNoContent, "")
 			c.do("DELETE", "/v1/state/s/k", "").want(t, "DELETE missing", http.StatusNoContent, "")
