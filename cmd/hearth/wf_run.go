@@ -36,6 +36,9 @@ The exit code is 0 whatever the execution's status; it is non-zero only when
 the definition is invalid, and then the validation errors are printed.
 Task states call functions on the node at --url / HEARTH_URL.`,
 		Args: cobra.ExactArgs(1),
+		// A failed run prints its own diagnostics; usage text would bury them.
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			def, err := os.ReadFile(args[0])
 			if err != nil {
@@ -51,7 +54,7 @@ Task states call functions on the node at --url / HEARTH_URL.`,
 					for _, d := range ve.Diagnostics {
 						fmt.Fprintln(cmd.ErrOrStderr(), d.String())
 					}
-					return &exitError{code: 2, err: fmt.Errorf("%s: the definition is invalid (%d problems)", args[0], len(ve.Diagnostics))}
+					return &exitError{code: 2, err: fmt.Errorf("%s: the definition is invalid (problems: %d)", args[0], len(ve.Diagnostics))}
 				}
 				return fmt.Errorf("parse %s: %w", args[0], err)
 			}
@@ -89,7 +92,10 @@ func runWorkflow(cmd *cobra.Command, m *asl.Machine, typ asl.Type, file string, 
 	if f := cmd.Flag("url"); f != nil && f.Changed {
 		base = f.Value.String()
 	}
-	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	name := filepath.Base(file)
+	for _, ext := range []string{".json", ".yaml", ".asl"} {
+		name = strings.TrimSuffix(name, ext)
+	}
 	exec := workflow.Execution{
 		ID:               "arn:aws:states:local:000000000000:execution:" + name + ":local",
 		Name:             "local",
