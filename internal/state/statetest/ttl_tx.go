@@ -215,6 +215,21 @@ func testList(t *testing.T, h Harness) {
 	}
 	_, err = s.List(ctxFor(t), "", "", -1)
 	wantErr(t, "List with negative limit", err, state.ErrInvalidArgument)
+
+	// Characters that are patterns in some backend (SQL LIKE, Redis lex
+	// ranges, NATS subjects) are plain characters in a prefix.
+	for _, k := range []string{"100%/a", "100x/b", "a_b", "axb", "[x", "(x", "*x", ">x", `a\b`} {
+		mustSet(t, s, k, "v", state.SetOptions{})
+	}
+	for prefix, want := range map[string]string{"100%": "100%/a", "a_": "a_b", "[": "[x", "(": "(x", "*": "*x", ">": ">x", `a\`: `a\b`} {
+		page, err := s.List(ctxFor(t), prefix, "", 10)
+		if err != nil {
+			t.Fatalf("List(%q): %v", prefix, err)
+		}
+		if strings.Join(page.Keys, ",") != want {
+			t.Fatalf("List(%q) = %q, want [%s]", prefix, page.Keys, want)
+		}
+	}
 }
 
 func testBulkGet(t *testing.T, h Harness) {
