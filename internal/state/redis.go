@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -264,11 +265,13 @@ func redisErr(what string, err error) error {
 	return fmt.Errorf("redis %s: %w", what, err)
 }
 
+// isRedisLoading reports the server errors that mean "not ready yet": a
+// server loading its dataset, or a replica that lost its master.
 func isRedisLoading(err error) bool {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		msg := rerr.Error()
-		return len(msg) >= 7 && (msg[:7] == "LOADING" || msg[:7] == "MASTERD")
+		return strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "MASTERDOWN")
 	}
 	return false
 }
