@@ -245,19 +245,21 @@ func (r *run) emit(ctx context.Context, s *scope, ev Event) (Event, error) {
 		ev.Timestamp = r.x.Clock.Now()
 		return ev, nil
 	}
-	r.lastID++
-	ev.ID = r.lastID
+	// The sink sees events in ID order: IDs are assigned and appended under
+	// one lock, so concurrent branches cannot reorder them.
+	defer r.mu.Unlock()
+	ev.ID = r.lastID + 1
 	if ev.ID > 1 {
 		ev.PreviousID = ev.ID - 1
 	}
 	ev.Timestamp = r.x.Clock.Now().UTC()
-	r.history = append(r.history, ev)
-	r.mu.Unlock()
 	if r.x.Sink != nil {
 		if err := r.x.Sink.Append(ctx, r.exec.ID, ev); err != nil {
 			return Event{}, fmt.Errorf("append %s event of execution %s: %w", ev.Type, r.exec.ID, err)
 		}
 	}
+	r.lastID = ev.ID
+	r.history = append(r.history, ev)
 	return ev, nil
 }
 
