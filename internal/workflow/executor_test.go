@@ -292,3 +292,5 @@ func TestFunctionName(t *testing.T) {
 		}
 	}
 }
+
+func parseDefinition(def string) (*asl.Machine, error) { return asl.Parse([]byte(def)) }

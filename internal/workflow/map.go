@@ -17,6 +17,10 @@ type mapSettings struct {
 }
 
 func (r *run) mapState(ctx context.Context, s *scope, st *asl.State, input any, entered Event) (step, *failure) {
+	if st.ItemReader != nil || st.ItemBatcher != nil || st.ResultWriter != nil {
+		// These read from and write to S3; hearth has no S3 to offer.
+		return step{}, fail(asl.Errorf(asl.ErrItemReaderFailed, "The Map state '%s' uses ItemReader, ItemBatcher or ResultWriter, which need AWS services that hearth does not provide", st.Name))
+	}
 	return r.withRetry(ctx, s, st, input, entered, func(ctx context.Context, attempt int) (step, time.Time, *failure) {
 		env := r.env(s, st, entered, attempt, "")
 		eff, err := r.effectiveInput(env, st, input)

@@ -119,6 +119,10 @@ type State struct {
 	ToleratedFailureCount          any
 	ToleratedFailureCountPath      string
 	Label                          string
+	// ItemReader, ItemBatcher and ResultWriter read items from and write
+	// results to AWS services (S3); they are kept so that the engine can
+	// refuse them clearly at run time.
+	ItemReader, ItemBatcher, ResultWriter any
 }
 
 // Terminal reports whether the state ends its machine when it completes.

@@ -17,6 +17,7 @@ const (
 	CodeUnreachableState = "UNREACHABLE_STATE"
 	CodeInvalidPath      = "INVALID_PATH"
 	CodeInvalidExpr      = "INVALID_EXPRESSION"
+	CodeDuplicateState   = "DUPLICATE_STATE_NAME"
 )
 
 // Diagnostic is one problem found in a definition.
@@ -77,7 +78,7 @@ func ParseWith(data []byte, opt Options) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{opt: opt}
+	p := &parser{opt: opt, names: map[string]string{}}
 	m := p.machine(raw, "", "", true)
 	if len(p.diags) > 0 {
 		return nil, &ValidationError{Diagnostics: p.diags}
@@ -130,6 +131,9 @@ type parser struct {
 	diags []Diagnostic
 	// topQL is the query language set for the whole machine.
 	topQL QueryLanguage
+	// names maps every state name seen so far, in any branch or item
+	// processor, to its location: names are unique machine-wide.
+	names map[string]string
 }
 
 func (p *parser) errorf(code, loc, format string, args ...any) {
@@ -193,6 +197,10 @@ func (p *parser) machine(obj map[string]any, loc string, inherited QueryLanguage
 	m.Order = sortedKeys(states)
 	for _, name := range m.Order {
 		sloc := loc + "/States/" + name
+		if prev, dup := p.names[name]; dup {
+			p.errorf(CodeDuplicateState, sloc, "State name '%s' is already used at %s; state names must be unique in the whole state machine", name, prev)
+		}
+		p.names[name] = sloc
 		if len(name) > 80 {
 			p.errorf(CodeSchema, sloc, "State names must be at most 80 characters")
 		}

@@ -371,6 +371,7 @@ func (p *parser) mapState(s *State, obj map[string]any, loc string) {
 	s.ToleratedFailureCount = p.numberOrExpr(s, obj, "ToleratedFailureCount", loc, 0)
 	s.ToleratedFailureCountPath = p.pathString(obj, "ToleratedFailureCountPath", loc)
 	s.Label, _ = p.str(obj, "Label", loc)
+	s.ItemReader, s.ItemBatcher, s.ResultWriter = obj["ItemReader"], obj["ItemBatcher"], obj["ResultWriter"]
 }
 
 func (p *parser) retriers(obj map[string]any, loc string) []*Retrier {

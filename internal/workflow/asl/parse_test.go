@@ -130,3 +130,13 @@ func TestParseAcceptsValidMachine(t *testing.T) {
 		t.Errorf("JitterStrategy = %q", got)
 	}
 }
+
+func TestParseRejectsDuplicateStateNamesAcrossBranches(t *testing.T) {
+	def := `{"StartAt":"P","States":{"P":{"Type":"Parallel","Next":"X","Branches":[
+		{"StartAt":"X","States":{"X":{"Type":"Pass","End":true}}}]},
+		"X":{"Type":"Succeed"}}}`
+	_, err := Parse([]byte(def))
+	if err == nil || !strings.Contains(err.Error(), CodeDuplicateState) {
+		t.Fatalf("err = %v, want %s", err, CodeDuplicateState)
+	}
+}

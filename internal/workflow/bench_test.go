@@ -1,0 +1,69 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-sh/hearth/internal/clock"
+)
+
+// passChain returns a definition of n Pass states in a row.
+func passChain(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"StartAt":"S0","States":{`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		if i == n-1 {
+			fmt.Fprintf(&b, `"S%d":{"Type":"Pass","End":true}`, i)
+		} else {
+			fmt.Fprintf(&b, `"S%d":{"Type":"Pass","Next":"S%d"}`, i, i+1)
+		}
+	}
+	b.WriteString("}}")
+	return b.String()
+}
+
+// BenchmarkPassChain runs a 10-state Pass chain with history in memory and
+// reports state transitions per second.
+func BenchmarkPassChain(b *testing.B) {
+	m, err := parseDefinition(passChain(10))
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := New(nil, clock.Real{}, NewMemoryStore(), nil)
+	input := map[string]any{"k": "v"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		exec := Execution{ID: fmt.Sprintf("e%d", i), Machine: m, Input: input}
+		if _, err := x.Run(context.Background(), exec, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(10*b.N)/b.Elapsed().Seconds(), "transitions/s")
+}
+
+func TestExecutionTimeout(t *testing.T) {
+	m := mustParse(t, `{"StartAt":"W","TimeoutSeconds":10,"States":{"W":{"Type":"Wait","Seconds":60,"End":true}}}`)
+	clk := clock.NewFake(time.Unix(0, 0))
+	results := make(chan *Result, 1)
+	go func() {
+		res, err := New(nil, clk, nil, nil).Run(context.Background(), Execution{ID: "e", Machine: m}, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		results <- res
+	}()
+	for clk.Pending() < 2 { // the execution deadline and the Wait
+		waitForTimer(clk)
+	}
+	clk.Advance(10 * time.Second)
+	res := <-results
+	if res.Status != StatusTimedOut || res.History[len(res.History)-1].Type != ExecutionTimedOut {
+		t.Fatalf("status %s, last event %s; want TIMED_OUT", res.Status, res.History[len(res.History)-1].Type)
+	}
+}
