@@ -280,13 +280,18 @@ func (r *run) raw(v any) json.RawMessage {
 	return json.RawMessage(s)
 }
 
-// random returns the random source for the state whose entered event is
-// ev: seeded by execution and event key, so replay draws the same values.
-func (r *run) random(ev Event) *rand.Rand {
+// seed returns the random seed for the state whose entered event has key:
+// derived from execution and event key, so replay draws the same values.
+func (r *run) seed(key string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(r.exec.ID))
-	h.Write([]byte(ev.Key))
-	seed := h.Sum64()
+	h.Write([]byte(key))
+	return h.Sum64()
+}
+
+// random returns a random source seeded like seed.
+func (r *run) random(key string) *rand.Rand {
+	seed := r.seed(key)
 	return rand.New(rand.NewPCG(seed, seed>>1|1))
 }
 
@@ -375,5 +380,9 @@ func (r *run) contextObject(s *scope, st *asl.State, entered Event, retryCount i
 }
 
 func (r *run) env(s *scope, st *asl.State, entered Event, retryCount int, token string) *asl.Env {
-	return &asl.Env{Context: r.contextObject(s, st, entered, retryCount, token), Vars: s.vars, Rand: r.random(entered)}
+	return &asl.Env{
+		ContextFunc: func() any { return r.contextObject(s, st, entered, retryCount, token) },
+		Vars:        s.vars,
+		Seed:        r.seed(entered.Key),
+	}
 }

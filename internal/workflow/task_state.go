@@ -24,7 +24,7 @@ func (r *run) withRetry(ctx context.Context, s *scope, st *asl.State, input any,
 		}
 		if i := asl.MatchRetrier(st.Retry, f.err.Name); i >= 0 {
 			counts[i]++
-			jitter := r.random(Event{Key: fmt.Sprintf("%s#retry%d", entered.Key, attempt)}).Float64()
+			jitter := r.random(fmt.Sprintf("%s#retry%d", entered.Key, attempt)).Float64()
 			if d, ok := st.Retry[i].Delay(counts[i], jitter); ok {
 				if failedAt.IsZero() {
 					failedAt = r.x.Clock.Now()

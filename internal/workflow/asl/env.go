@@ -13,21 +13,32 @@ import (
 // values.
 type Env struct {
 	// Context is the context object, "$$" in JSONPath and $states.context in
-	// JSONata.
-	Context any
+	// JSONata. When it is nil, ContextFunc builds it on first use: most
+	// states never read it, and building it costs more than running them.
+	Context     any
+	ContextFunc func() any
 	// Vars holds the variables visible to the state. Evaluation never
 	// changes it; Assign results are returned for the caller to apply.
 	Vars map[string]any
-	// Rand is the random source; nil uses a fixed seed, which keeps
-	// evaluation deterministic.
+	// Rand is the random source; when nil, one is made from Seed on first
+	// use, which keeps evaluation deterministic for a given seed.
 	Rand *rand.Rand
+	Seed uint64
 }
 
 func (e *Env) random() *rand.Rand {
 	if e.Rand == nil {
-		e.Rand = seededRandom(0)
+		e.Rand = seededRandom(e.Seed)
 	}
 	return e.Rand
+}
+
+// context returns the context object, building it if needed.
+func (e *Env) context() any {
+	if e.Context == nil && e.ContextFunc != nil {
+		e.Context = e.ContextFunc()
+	}
+	return e.Context
 }
 
 // seededRandom returns a deterministic generator for seed.
@@ -54,7 +65,7 @@ func newUUID(r *rand.Rand) string {
 func (e *Env) resolvePath(p *PathExpr, input any) (any, bool) {
 	switch p.root {
 	case rootContext:
-		return p.Eval(e.Context)
+		return p.Eval(e.context())
 	case rootVariable:
 		v, ok := e.Vars[p.variable]
 		if !ok {

@@ -106,7 +106,7 @@ func (e *Env) Expression(field, src string, st States) (any, error) {
 	if err != nil {
 		return nil, Errorf(ErrQueryEvaluation, "The JSONata expression '%s' specified for the field '%s' threw an error during evaluation. %v", body, field, err)
 	}
-	states := map[string]any{"input": toJSONataValue(st.Input), "context": toJSONataValue(e.Context)}
+	states := map[string]any{"input": toJSONataValue(st.Input), "context": toJSONataValue(e.context())}
 	if st.HasResult {
 		states["result"] = toJSONataValue(st.Result)
 	}
