@@ -384,5 +384,6 @@ func (r *run) env(s *scope, st *asl.State, entered Event, retryCount int, token 
 		ContextFunc: func() any { return r.contextObject(s, st, entered, retryCount, token) },
 		Vars:        s.vars,
 		Seed:        r.seed(entered.Key),
+		Now:         entered.Timestamp,
 	}
 }

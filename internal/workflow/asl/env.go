@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"time"
 )
 
 // Env is what evaluation needs besides a state's input: the context object,
@@ -24,6 +25,9 @@ type Env struct {
 	// use, which keeps evaluation deterministic for a given seed.
 	Rand *rand.Rand
 	Seed uint64
+	// Now is what JSONata's $now() and $millis() report: the engine passes
+	// the time the state was entered, so that replay sees the same value.
+	Now time.Time
 }
 
 func (e *Env) random() *rand.Rand {

@@ -2,6 +2,7 @@ package asl
 
 import (
 	"testing"
+	"time"
 )
 
 func decode(t *testing.T, s string) any {
@@ -177,7 +178,8 @@ func TestChoiceRules(t *testing.T) {
 }
 
 func TestJSONata(t *testing.T) {
-	env := &Env{Vars: map[string]any{"greeting": "Hi", "n": Number(2)}, Context: map[string]any{"Execution": map[string]any{"Name": "e1"}}}
+	env := &Env{Vars: map[string]any{"greeting": "Hi", "n": Number(2)}, Context: map[string]any{"Execution": map[string]any{"Name": "e1"}},
+		Now: time.Date(2026, 3, 14, 1, 59, 26, 535_000_000, time.UTC)}
 	st := States{Input: decode(t, `{"items":[1,2,3,4,5],"name":"Ada"}`)}
 	tests := []struct {
 		tmpl any
@@ -189,6 +191,8 @@ func TestJSONata(t *testing.T) {
 		{"{% $states.context.Execution.Name %}", `"e1"`},
 		{"{% $parse('{\"a\": [1]}') %}", `{"a":[1]}`},
 		{"{% $hash('input data', 'SHA-1') %}", `"aaff4a450a104cd177d28d18d74485e8cae074b7"`},
+		{"{% $now() %}", `"2026-03-14T01:59:26.535Z"`},
+		{"{% $millis() %}", `1773453566535`},
 		{map[string]any{"x": "{% $count($states.input.items) %}", "lit": " {% not an expression %} "}, `{"x":5,"lit":" {% not an expression %} "}`},
 	}
 	for _, tt := range tests {

@@ -213,6 +213,8 @@ func (e *Env) extensions() map[string]jsonata.Extension {
 			return hex.EncodeToString(h.Sum(nil)), nil
 		}},
 		"random": {Func: func() float64 { return e.random().Float64() }},
+		"now":    {Func: func() string { return e.Now.UTC().Format("2006-01-02T15:04:05.000Z") }},
+		"millis": {Func: func() float64 { return float64(e.Now.UnixMilli()) }},
 		"uuid":   {Func: func() string { return newUUID(e.random()) }},
 		"parse": {Func: func(s string) (any, error) {
 			v, err := DecodeJSON([]byte(s))
