@@ -3,6 +3,8 @@ package wasm_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"io"
 	"log/slog"
 	"sync"
@@ -12,6 +14,22 @@ import (
 	"github.com/hearth-sh/hearth/internal/runtime/wasm"
 	"github.com/hearth-sh/hearth/internal/wasmbuild"
 )
+
+// cacheDir is a compilation cache shared by the runtimes of this test
+// binary, so that each test guest is compiled once rather than per test.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hearth-wasm-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // guest builds a test guest from testdata once per test binary, skipping
 // when Go cannot build it.
@@ -33,6 +51,9 @@ func guest(tb testing.TB, dir string, command bool) []byte {
 
 func newRuntime(tb testing.TB, cfg wasm.Config) *wasm.Runtime {
 	tb.Helper()
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = cacheDir
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

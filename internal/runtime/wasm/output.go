@@ -5,7 +5,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/runtime"
 )
 
@@ -28,8 +27,7 @@ type instanceState struct {
 	// ctx is the context of the guest call in progress, kept so that a
 	// guest's sleep (a WASI poll_oneoff, which wazero cannot interrupt)
 	// ends when the call is stopped. Nil between calls.
-	ctx   context.Context
-	clock clock.Clock
+	ctx context.Context
 	// pending is the result of the last hearth.call, until call_result.
 	pending []byte
 	stdout  lineWriter
@@ -40,8 +38,8 @@ type instanceState struct {
 	tail  []string
 }
 
-func newInstanceState(spec *runtime.Spec, clk clock.Clock) *instanceState {
-	s := &instanceState{spec: spec, clock: clk}
+func newInstanceState(spec *runtime.Spec) *instanceState {
+	s := &instanceState{spec: spec}
 	s.stdout = lineWriter{state: s, stream: runtime.Stdout}
 	s.stderr = lineWriter{state: s, stream: runtime.Stderr}
 	return s

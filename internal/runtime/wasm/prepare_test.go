@@ -13,11 +13,11 @@ import (
 
 // Sections of hand-made modules.
 var (
-	typeVoid     = section(1, 1, 0x60, 0, 0)                                // type 0: () -> ()
-	funcVoid     = section(3, 1, 0)                                         // one function of type 0
-	codeEmpty    = section(10, 1, 2, 0, 0x0b)                               // its body: end
-	memoryOne    = section(5, 1, 0, 1)                                      // one memory, min 1 page
-	memoryBig    = section(5, 1, 0, 100)                                    // min 100 pages (6.25 MiB)
+	typeVoid     = section(1, 1, 0x60, 0, 0)                                  // type 0: () -> ()
+	funcVoid     = section(3, 1, 0)                                           // one function of type 0
+	codeEmpty    = section(10, 1, 2, 0, 0x0b)                                 // its body: end
+	memoryOne    = section(5, 1, 0, 1)                                        // one memory, min 1 page
+	memoryBig    = section(5, 1, 0, 100)                                      // min 100 pages (6.25 MiB)
 	exportMemory = section(7, cat([]byte{1}, str("memory"), []byte{2, 0})...) // memory 0 as "memory"
 )
 

@@ -37,7 +37,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -55,8 +54,8 @@ type Config struct {
 	CacheDir string
 	// Logger receives the runtime's own diagnostics. Nil uses slog.Default().
 	Logger *slog.Logger
-	// Clock times phases, enforces Spec.Timeout and is the guest's clock.
-	// Nil uses the wall clock.
+	// Clock times phases and enforces Spec.Timeout. Nil uses the wall
+	// clock. Guests always see real time.
 	Clock clock.Clock
 	// Host supplies the capabilities behind the hearth.call host function.
 	// Nil answers every capability call with "not available".
@@ -75,7 +74,6 @@ type Runtime struct {
 	cache  wazero.CompilationCache
 	log    *slog.Logger
 	clock  clock.Clock
-	epoch  time.Time // the guest's monotonic clock counts from here
 	host   HostCalls
 	hostFn map[string]api.FunctionDefinition // "module.name" → signature, for import checks
 
@@ -108,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if r.clock == nil {
 		r.clock = clock.Real{}
 	}
-	r.epoch = r.clock.Now()
+
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("wasm compilation cache: %w", err)

@@ -47,7 +47,7 @@ func (t *Template) Spawn(ctx context.Context) (runtime.Instance, runtime.Phases,
 		return nil, runtime.Phases{}, fmt.Errorf("spawn %s: template closed", t.spec.Name)
 	}
 	i := &instance{rt: t.rt, t: t, spec: &t.spec}
-	i.state = newInstanceState(i.spec, t.rt.clock)
+	i.state = newInstanceState(i.spec)
 	if t.Shape() == Command {
 		return &commandInstance{instance: i}, runtime.Phases{}, nil
 	}
@@ -113,7 +113,6 @@ func (t *Template) memoryLimit() uint64 {
 // sockets). The start function is not run at instantiation: hearth calls
 // _initialize or _start itself, under the invocation's limits.
 func (t *Template) moduleConfig(s *instanceState, stdin io.Reader, stdout io.Writer, extraEnv [][2]string) wazero.ModuleConfig {
-	clk := t.rt.clock
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous, so many instances of one module coexist
 		WithStartFunctions().
@@ -122,11 +121,11 @@ func (t *Template) moduleConfig(s *instanceState, stdin io.Reader, stdout io.Wri
 		WithStdout(stdout).
 		WithStderr(&s.stderr).
 		WithRandSource(rand.Reader).
-		WithWalltime(func() (int64, int32) {
-			now := clk.Now()
-			return now.Unix(), int32(now.Nanosecond())
-		}, 1).
-		WithNanotime(func() int64 { return int64(clk.Now().Sub(t.rt.epoch)) }, 1).
+		// The guest's clocks are real even when the runtime's Clock is fake:
+		// a guest runtime's scheduler spins forever on a clock that does not
+		// move.
+		WithSysWalltime().
+		WithSysNanotime().
 		WithNanosleep(s.sleep)
 	for _, kv := range t.env {
 		cfg = cfg.WithEnv(kv[0], kv[1])
@@ -137,18 +136,18 @@ func (t *Template) moduleConfig(s *instanceState, stdin io.Reader, stdout io.Wri
 	return cfg
 }
 
-// sleep blocks for ns nanoseconds of the runtime's clock, or until the
-// guest call it serves is stopped.
+// sleep blocks for ns nanoseconds of real time, or until the guest call it
+// serves is stopped (wazero's own sleep would hold a timed-out invocation
+// until the guest wakes up).
 func (s *instanceState) sleep(ns int64) {
 	ctx := s.ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	done := make(chan struct{})
-	timer := s.clock.AfterFunc(time.Duration(ns), func() { close(done) })
+	timer := time.NewTimer(time.Duration(ns))
 	defer timer.Stop()
 	select {
-	case <-done:
+	case <-timer.C:
 	case <-ctx.Done():
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	calls   int    // survives across invocations of one instance
+	calls   int // survives across invocations of one instance
 	hoard   [][]byte
 	initEnv = os.Getenv("GREETING")
 )
