@@ -113,8 +113,8 @@ func TestCompositeStates(t *testing.T) {
 			input: `[1]`, status: StatusFailed, errorName: asl.ErrResultPathMatchFailed,
 		},
 		{
-			name: "no choice matched",
-			def: `{"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[{"Variable":"$.x","NumericEquals":1,"Next":"S"}]},"S":{"Type":"Succeed"}}}`,
+			name:  "no choice matched",
+			def:   `{"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[{"Variable":"$.x","NumericEquals":1,"Next":"S"}]},"S":{"Type":"Succeed"}}}`,
 			input: `{"x":2}`, status: StatusFailed, errorName: asl.ErrNoChoiceMatched,
 		},
 		{
