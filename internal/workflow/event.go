@@ -1,10 +1,3 @@
-// Package workflow runs Amazon States Language state machines (parsed by
-// internal/workflow/asl) and records each execution as a sequence of Step
-// Functions history events. The execution's state is a function of that
-// sequence: Executor.Run, handed the events recorded so far, replays them
-// without repeating any completed Task or elapsed Wait and continues from
-// where the history ends. That is what lets a durable engine resume an
-// execution after a crash.
 package workflow
 
 import (
