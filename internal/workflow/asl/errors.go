@@ -55,12 +55,11 @@ func terminal(name string) bool {
 
 // Matches reports whether an ErrorEquals list catches the error name, with
 // the spec's rules: States.ALL matches every error except the terminal
-// ones, and States.TaskFailed matches every error except States.Timeout
-// (and the terminal ones), a plain name matches itself.
+// ones, States.TaskFailed matches every error except States.Timeout (and
+// the terminal ones), and a plain name matches itself.
 func Matches(errorEquals []string, name string) bool {
 	if terminal(name) {
-		// Even an explicit name does not catch a terminal error in AWS,
-		// except a QueryEvaluationError-style runtime that is listed by name.
+		// Nothing catches a terminal error, not even its own name.
 		return false
 	}
 	if slices.Contains(errorEquals, name) {
@@ -69,9 +68,8 @@ func Matches(errorEquals []string, name string) bool {
 	if slices.Contains(errorEquals, ErrAll) {
 		return true
 	}
-	if slices.Contains(errorEquals, ErrTaskFailed) && name != ErrTimeout && name != ErrHeartbeatTimeout &&
-		(len(name) < 7 || name[:7] != "States.") {
-		return true
-	}
-	return false
+	// The spec: "States.TaskFailed acts as a wildcard that matches any known
+	// error name except for States.Timeout" (a heartbeat timeout is a kind
+	// of timeout, so it stays out too).
+	return slices.Contains(errorEquals, ErrTaskFailed) && name != ErrTimeout && name != ErrHeartbeatTimeout
 }
