@@ -111,11 +111,17 @@ func runWorkflow(cmd *cobra.Command, m *asl.Machine, typ asl.Type, file string, 
 	if err != nil {
 		return fmt.Errorf("run %s: %w", file, err)
 	}
-	out := map[string]any{"status": res.Status}
+	// Every key is always present (null when it does not apply), so that
+	// scripts can read the object without probing.
+	out := map[string]any{"status": res.Status, "output": nil, "error": nil, "cause": nil}
 	if res.Status == workflow.StatusSucceeded {
 		out["output"] = res.Output
-	} else {
-		out["error"], out["cause"] = res.Error, res.Cause
+	}
+	if res.Error != "" {
+		out["error"] = res.Error
+	}
+	if res.Cause != "" {
+		out["cause"] = res.Cause
 	}
 	if withHistory {
 		out["history"] = res.History
