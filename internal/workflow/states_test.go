@@ -170,3 +170,46 @@ func TestTaskIntegrations(t *testing.T) {
 		t.Errorf("callback request token %q input %v heartbeat %v", got.TaskToken, got.Input, got.Heartbeat)
 	}
 }
+
+func TestJSONataTask(t *testing.T) {
+	inv := InvokerFunc(func(_ context.Context, req TaskRequest) (any, error) {
+		m, _ := req.Input.(map[string]any)
+		if m["n"] == nil {
+			return nil, &asl.Error{Name: "NoNumber", Cause: "n is missing"}
+		}
+		return map[string]any{"doubled": asl.Number(6)}, nil
+	})
+	def := `{"QueryLanguage":"JSONata","StartAt":"T","States":{
+		"T":{"Type":"Task","Resource":"double","Arguments":{"n":"{% $states.input.x %}"},
+			"Assign":{"last":"{% $states.result.doubled %}"},
+			"Output":{"result":"{% $states.result.doubled %}","input":"{% $states.input.x %}"},
+			"Catch":[{"ErrorEquals":["NoNumber"],"Output":{"failed":"{% $states.errorOutput.Error %}"},"Next":"Done"}],
+			"Next":"V"},
+		"V":{"Type":"Pass","Output":{"last":"{% $last %}","result":"{% $states.input.result %}"},"End":true},
+		"Done":{"Type":"Succeed"}}}`
+	res := runDef(t, def, `{"x":3}`, inv)
+	if res.Status != StatusSucceeded || !asl.Equal(res.Output, mustInput(t, `{"last":6,"result":6}`)) {
+		t.Errorf("success path: %s %s (%s)", res.Status, mustJSON(res.Output), res.Cause)
+	}
+	res = runDef(t, def, `{"x":null}`, inv)
+	if res.Status != StatusSucceeded || !asl.Equal(res.Output, mustInput(t, `{"failed":"NoNumber"}`)) {
+		t.Errorf("catch path: %s %s (%s)", res.Status, mustJSON(res.Output), res.Cause)
+	}
+}
+
+// TestQueryErrorsCanBeCaught checks that a JSONata evaluation error in a
+// Task's Arguments is a States.QueryEvaluationError that Catch handles.
+func TestQueryErrorsCanBeCaught(t *testing.T) {
+	def := `{"QueryLanguage":"JSONata","StartAt":"T","States":{
+		"T":{"Type":"Task","Resource":"f","Arguments":{"n":"{% $states.input.missing %}"},
+			"Catch":[{"ErrorEquals":["States.QueryEvaluationError"],"Next":"Done"}],"End":true},
+		"Done":{"Type":"Pass","End":true}}}`
+	res := runDef(t, def, `{}`, InvokerFunc(func(context.Context, TaskRequest) (any, error) { return nil, nil }))
+	if res.Status != StatusSucceeded || !hasEvent(res, EvaluationFailed) {
+		t.Fatalf("status %s (%s); events %v", res.Status, res.Cause, eventTypes(res))
+	}
+	out, _ := res.Output.(map[string]any)
+	if out["Error"] != asl.ErrQueryEvaluation {
+		t.Errorf("output %s, want the error output", mustJSON(res.Output))
+	}
+}

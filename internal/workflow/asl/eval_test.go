@@ -180,7 +180,7 @@ func TestChoiceRules(t *testing.T) {
 func TestJSONata(t *testing.T) {
 	env := &Env{Vars: map[string]any{"greeting": "Hi", "n": Number(2)}, Context: map[string]any{"Execution": map[string]any{"Name": "e1"}},
 		Now: time.Date(2026, 3, 14, 1, 59, 26, 535_000_000, time.UTC)}
-	st := States{Input: decode(t, `{"items":[1,2,3,4,5],"name":"Ada"}`)}
+	st := States{Input: decode(t, `{"items":[1,2,3,4,5],"name":"Ada","none":null,"list":[1,null]}`)}
 	tests := []struct {
 		tmpl any
 		want string
@@ -192,6 +192,9 @@ func TestJSONata(t *testing.T) {
 		{"{% $parse('{\"a\": [1]}') %}", `{"a":[1]}`},
 		{"{% $hash('input data', 'SHA-1') %}", `"aaff4a450a104cd177d28d18d74485e8cae074b7"`},
 		{"{% $now() %}", `"2026-03-14T01:59:26.535Z"`},
+		{"{% $states.input.none %}", `null`},
+		{"{% $states.input.none = null %}", `true`},
+		{"{% $states.input.list %}", `[1,null]`},
 		{"{% $millis() %}", `1773453566535`},
 		{map[string]any{"x": "{% $count($states.input.items) %}", "lit": " {% not an expression %} "}, `{"x":5,"lit":" {% not an expression %} "}`},
 	}

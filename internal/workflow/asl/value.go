@@ -193,10 +193,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// normalize turns float64 numbers produced by JSONata into json.Number so
-// that every value leaving this package has one number form.
+// jsonataNull is how the JSONata library represents JSON null.
+var jsonataNull = (*any)(nil)
+
+// normalize turns float64 numbers produced by JSONata into json.Number, and
+// the library's null into nil, so that every value leaving this package has
+// one form.
 func normalize(v any) any {
 	switch t := v.(type) {
+	case *any:
+		if t == nil {
+			return nil
+		}
+		return normalize(*t)
 	case float64:
 		return number(t)
 	case map[string]any:
@@ -217,6 +226,12 @@ func normalize(v any) any {
 // JSONata library understands.
 func toJSONataValue(v any) any {
 	switch t := v.(type) {
+	case nil:
+		// The library reads a plain nil as "undefined"; its JSON null is a
+		// typed nil pointer.
+		return jsonataNull
+	case float64, string, bool:
+		return t
 	case json.Number:
 		f, _ := t.Float64()
 		return f
