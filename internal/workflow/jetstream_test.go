@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -134,4 +135,33 @@ func TestJetStreamStoreFencesConcurrentWriters(t *testing.T) {
 	if len(events) != 2 || events[1].Type != PassStateEntered {
 		t.Fatalf("history %+v", events)
 	}
+}
+
+// BenchmarkPassChainJetStream runs a 10-state Pass chain with every event
+// stored in JetStream before the execution moves on (the durable path) and
+// reports state transitions per second.
+func BenchmarkPassChainJetStream(b *testing.B) {
+	ctx := context.Background()
+	bb, err := backbone.Open(ctx, backbone.Config{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bb.Close()
+	store, err := NewJetStreamStore(ctx, bb.JS, JetStreamConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := parseDefinition(passChain(10))
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := New(nil, clock.Real{}, store, nil)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		exec := Execution{ID: fmt.Sprintf("e%d", i), Machine: m, Input: map[string]any{}}
+		if _, err := x.Run(ctx, exec, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(10*b.N)/b.Elapsed().Seconds(), "transitions/s")
 }
