@@ -9,8 +9,8 @@ import (
 	"github.com/hearth-sh/hearth/internal/workflow/asl"
 )
 
-// preprocess applies InputPath and then Parameters (JSONPath) or Arguments
-// (JSONata) to a Parallel or Map state's input.
+// effectiveInput applies InputPath (JSONPath) or Arguments (JSONata) to a
+// Parallel or Map state's input; Parameters, where they apply, come after.
 func (r *run) effectiveInput(env *asl.Env, st *asl.State, input any) (any, error) {
 	if st.QueryLanguage == asl.JSONata {
 		if st.HasArguments {
