@@ -57,11 +57,21 @@ type CacheStats struct {
 //     reports expiries through the watch; otherwise an expired key may be
 //     served for up to TTL.
 //
-// Invariant: the cache never replaces an entry with an older version (ETags
-// are ordered; see the package doc), and a fill or write-through that raced
-// with an invalidation of its key is dropped (the generation check), so a
-// stale value can only enter the cache before the invalidation, which then
-// removes it.
+// # Invariant
+//
+// For writes made through this cache: while no write of a key is in flight,
+// a cached entry for the key holds the backend's current value. That makes
+// a cache hit as good as a backend read, so reads stay linearizable (the
+// conformance suite checks it with porcupine). It is kept by:
+//
+//   - a write drops the key and marks it in flight before it goes to the
+//     backend; while a key is in flight, reads bypass the cache and nothing
+//     caches it;
+//   - every write start and end bumps the key's generation; a fill (a read
+//     that missed) caches its result only if the generation did not move
+//     since before it read the backend, and a write-through caches the new
+//     value only if the generation did not move since its own start, i.e.
+//     no other write of the key started or ended meanwhile.
 type Cached struct {
 	Store
 	size  int
@@ -72,10 +82,12 @@ type Cached struct {
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *cacheEntry
 	lru     *list.List               // front: most recently used
-	// gens are invalidation generations, striped by key hash: invalidating
-	// a key bumps its stripe, and a fill or write-through that started
-	// before the bump is dropped.
+	// gens are generations, striped by key hash: the start and end of a
+	// write (and an invalidation from the watch) bump the key's stripe.
 	gens [cacheStripes]uint64
+	// inflight counts the writes of each key that have started and not yet
+	// ended.
+	inflight map[string]int
 
 	hits, misses, evictions, invalidations atomic.Uint64
 }
@@ -114,7 +126,7 @@ func NewCache(ctx context.Context, s Store, cfg CacheConfig) (*Cached, error) {
 		cfg.Clock = clock.Real{}
 	}
 	c := &Cached{Store: s, size: cfg.Size, ttl: cfg.TTL, clock: cfg.Clock,
-		entries: make(map[string]*list.Element), lru: list.New()}
+		entries: make(map[string]*list.Element), lru: list.New(), inflight: make(map[string]int)}
 	if w, ok := s.(Watcher); ok {
 		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		if err := w.Watch(wctx, c.changed); err != nil {
@@ -135,6 +147,11 @@ func (c *Cached) Stats() CacheStats {
 func (c *Cached) Get(ctx context.Context, key string) (Entry, error) {
 	now := c.clock.Now()
 	c.mu.Lock()
+	if c.inflight[key] > 0 {
+		c.mu.Unlock()
+		c.misses.Add(1)
+		return c.Store.Get(ctx, key)
+	}
 	if el, ok := c.entries[key]; ok {
 		e := el.Value.(*cacheEntry)
 		if now.Before(e.expires) {
@@ -158,11 +175,12 @@ func (c *Cached) Get(ctx context.Context, key string) (Entry, error) {
 	return e, nil
 }
 
-// fill caches e unless key was invalidated since gen was read.
+// fill caches e, read from the backend after gen was read, unless a write
+// of key started or ended since.
 func (c *Cached) fill(key string, e Entry, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gens[stripe(key)] != gen {
+	if c.gens[stripe(key)] != gen || c.inflight[key] > 0 {
 		return
 	}
 	c.put(key, e.Value, e.ETag, e.ExpiresAt)
@@ -204,10 +222,8 @@ func (c *Cached) remove(el *list.Element) {
 	delete(c.entries, el.Value.(*cacheEntry).key)
 }
 
-// invalidate drops keys and fails fills that are in flight.
-func (c *Cached) invalidate(keys ...string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// invalidate drops keys and fails fills that are in flight. c.mu held.
+func (c *Cached) invalidateLocked(keys ...string) {
 	for _, k := range keys {
 		c.gens[stripe(k)]++
 		if el, ok := c.entries[k]; ok {
@@ -215,6 +231,36 @@ func (c *Cached) invalidate(keys ...string) {
 		}
 	}
 	c.invalidations.Add(1)
+}
+
+// beginWrite marks keys in flight and drops them from the cache. It returns
+// the generation of the first key after the bump, for endWrite.
+func (c *Cached) beginWrite(keys ...string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		c.inflight[k]++
+	}
+	c.invalidateLocked(keys...)
+	return c.gens[stripe(keys[0])]
+}
+
+// endWrite ends a write of keys. If through is set (a single-key Set that
+// succeeded) and no other write of the key started or ended since
+// beginWrite returned gen, the new value is cached.
+func (c *Cached) endWrite(keys []string, gen uint64, through *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k0 := keys[0]
+	if through != nil && c.inflight[k0] == 1 && c.gens[stripe(k0)] == gen {
+		c.put(k0, through.value, through.etag, through.itemExp)
+	}
+	for _, k := range keys {
+		if c.inflight[k]--; c.inflight[k] <= 0 {
+			delete(c.inflight, k)
+		}
+		c.gens[stripe(k)]++
+	}
 }
 
 // changed handles a change notification from the backend: writes this cache
@@ -230,7 +276,9 @@ func (c *Cached) changed(key, etag string) {
 			return
 		}
 	}
-	c.invalidate(key)
+	c.mu.Lock()
+	c.invalidateLocked(key)
+	c.mu.Unlock()
 }
 
 // BulkGet implements Store: cached keys from the cache, the rest in one
@@ -243,7 +291,7 @@ func (c *Cached) BulkGet(ctx context.Context, keys []string) ([]Item, error) {
 	now := c.clock.Now()
 	c.mu.Lock()
 	for i, k := range keys {
-		if el, ok := c.entries[k]; ok && now.Before(el.Value.(*cacheEntry).expires) {
+		if el, ok := c.entries[k]; ok && c.inflight[k] == 0 && now.Before(el.Value.(*cacheEntry).expires) {
 			e := el.Value.(*cacheEntry)
 			out[i] = Item{Key: k, Found: true, Entry: Entry{Value: append([]byte(nil), e.value...), ETag: e.etag, ExpiresAt: e.itemExp}}
 			continue
@@ -272,51 +320,42 @@ func (c *Cached) BulkGet(ctx context.Context, keys []string) ([]Item, error) {
 
 // Set implements Store, writing the new value through to the cache.
 func (c *Cached) Set(ctx context.Context, key string, value []byte, opts SetOptions) (string, error) {
-	c.mu.Lock()
-	gen := c.gens[stripe(key)]
-	c.mu.Unlock()
+	keys := []string{key}
+	gen := c.beginWrite(keys...)
 	etag, err := c.Store.Set(ctx, key, value, opts)
 	if err != nil {
-		// A failed condition means our copy may be stale; any other error
-		// leaves the outcome unknown. Either way, forget the key.
-		c.invalidate(key)
+		c.endWrite(keys, gen, nil)
 		return "", err
 	}
-	var itemExp time.Time
+	through := &cacheEntry{value: value, etag: etag}
 	if opts.TTL > 0 {
-		itemExp = c.clock.Now().Add(opts.TTL)
+		through.itemExp = c.clock.Now().Add(opts.TTL)
 	}
-	// Write through only if nothing invalidated the key meanwhile: a Delete
-	// that finished after our Set must not be undone by this write-through.
-	// Otherwise drop the key instead: leaving the entry as it is would let a
-	// fill that raced with this Set keep serving the value it replaced (the
-	// linearizability test found exactly that).
-	c.mu.Lock()
-	if c.gens[stripe(key)] == gen {
-		c.put(key, value, etag, itemExp)
-		c.mu.Unlock()
-		return etag, nil
-	}
-	c.mu.Unlock()
-	c.invalidate(key)
+	c.endWrite(keys, gen, through)
 	return etag, nil
 }
 
 // Delete implements Store.
 func (c *Cached) Delete(ctx context.Context, key string, opts DeleteOptions) error {
+	keys := []string{key}
+	gen := c.beginWrite(keys...)
 	err := c.Store.Delete(ctx, key, opts)
-	c.invalidate(key)
+	c.endWrite(keys, gen, nil)
 	return err
 }
 
 // Transact implements Store.
 func (c *Cached) Transact(ctx context.Context, ops []Op) error {
-	err := c.Store.Transact(ctx, ops)
+	if len(ops) == 0 {
+		return c.Store.Transact(ctx, ops)
+	}
 	keys := make([]string, len(ops))
 	for i, op := range ops {
 		keys[i] = op.Key
 	}
-	c.invalidate(keys...)
+	gen := c.beginWrite(keys...)
+	err := c.Store.Transact(ctx, ops)
+	c.endWrite(keys, gen, nil)
 	return err
 }
 
