@@ -67,3 +67,16 @@ func TestExecutionTimeout(t *testing.T) {
 		t.Fatalf("status %s, last event %s; want TIMED_OUT", res.Status, res.History[len(res.History)-1].Type)
 	}
 }
+
+func TestHistoryLimitEndsLoops(t *testing.T) {
+	m := mustParse(t, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","Next":"A"}}}`)
+	x := New(nil, &instantClock{}, nil, nil)
+	x.MaxEvents = 100
+	res, err := x.Run(context.Background(), Execution{ID: "loop", Machine: m}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != StatusFailed || len(res.History) != 100 || res.History[99].Type != ExecutionFailed {
+		t.Fatalf("status %s with %d events, want FAILED after 100", res.Status, len(res.History))
+	}
+}

@@ -73,7 +73,24 @@ type Executor struct {
 	Logger *slog.Logger
 	// MaxPayloadBytes caps a state's output (0: DefaultMaxPayloadBytes).
 	MaxPayloadBytes int
+	// MaxEvents caps an execution's history (0: DefaultMaxEvents); an
+	// execution that reaches it fails, which also ends definitions that loop
+	// forever.
+	MaxEvents int
 }
+
+// DefaultMaxEvents is Step Functions' history limit.
+const DefaultMaxEvents = 25000
+
+func (x *Executor) maxEvents() int {
+	if x.MaxEvents > 0 {
+		return x.MaxEvents
+	}
+	return DefaultMaxEvents
+}
+
+// errHistoryLimit fails an execution whose history is full.
+var errHistoryLimit = errors.New("history limit reached")
 
 // New returns an Executor.
 func New(inv Invoker, clk clock.Clock, sink HistorySink, logger *slog.Logger) *Executor {
@@ -132,6 +149,9 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 		defer cancel()
 	}
 	out, ferr := r.machine(runCtx, root, exec.Machine, input)
+	if ferr != nil && errors.Is(ferr.abort, errHistoryLimit) {
+		ferr = fail(asl.Errorf(asl.ErrRuntime, "The execution reached the maximum number of history events (%d).", x.maxEvents()))
+	}
 	res := &Result{}
 	switch {
 	case ferr == nil:
@@ -248,6 +268,10 @@ func (r *run) emit(ctx context.Context, s *scope, ev Event) (Event, error) {
 	// The sink sees events in ID order: IDs are assigned and appended under
 	// one lock, so concurrent branches cannot reorder them.
 	defer r.mu.Unlock()
+	if r.lastID >= int64(r.x.maxEvents()-1) && ev.Type != ExecutionFailed {
+		// Keep the last slot for the ExecutionFailed event this causes.
+		return Event{}, errHistoryLimit
+	}
 	ev.ID = r.lastID + 1
 	if ev.ID > 1 {
 		ev.PreviousID = ev.ID - 1
