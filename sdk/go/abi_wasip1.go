@@ -7,7 +7,9 @@ import (
 	"unsafe"
 )
 
-// hearthAlloc gives the host a buffer of n bytes for the next request.
+// hearthAlloc gives the host a buffer of n bytes for requests. The host
+// keeps using it, one request per hearth_handle call, until it needs a
+// bigger one.
 //
 //go:wasmexport hearth_alloc
 func hearthAlloc(n uint32) uint32 {
@@ -28,7 +30,6 @@ func hearthHandle(ptr, n uint32) uint64 {
 		panic("hearth: hearth_handle called with a buffer hearth_alloc did not return")
 	}
 	out := serve(guest.inbox[:n])
-	guest.inbox = nil
 	if len(out) == 0 {
 		return 0
 	}

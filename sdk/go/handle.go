@@ -7,8 +7,8 @@ import "github.com/hearth-sh/hearth/sdk/go/abi"
 // handler and the envelope buffers must be reachable from them.
 var guest struct {
 	handler HandlerFunc
-	// inbox is the buffer handed to the host for the next request; the
-	// decoded request's Body aliases it, so a fresh one is made each time.
+	// inbox is the buffer handed to the host for requests; the host
+	// reuses it, so a request's Body is copied out of it.
 	inbox []byte
 	// outbox holds the last response until the next call into the guest.
 	outbox []byte
@@ -34,7 +34,7 @@ func serve(envelope []byte) []byte {
 		panic("hearth: no handler registered: call hearth.Handle from an init function")
 	}
 	resp, err := guest.handler(Context{requestID: req.ID},
-		Request{ID: req.ID, Method: req.Method, Path: req.Path, Query: req.Query, Headers: req.Headers, Body: req.Body})
+		Request{ID: req.ID, Method: req.Method, Path: req.Path, Query: req.Query, Headers: req.Headers, Body: clone(req.Body)})
 	out := abi.Response{Status: resp.Status, Headers: resp.Headers, Body: resp.Body}
 	if err != nil {
 		out = abi.Response{Status: 500}
@@ -52,4 +52,12 @@ func serve(envelope []byte) []byte {
 	}
 	guest.outbox = guest.outbox[:out.Encode(guest.outbox[:n])]
 	return guest.outbox
+}
+
+// clone copies b; unlike bytes.Clone it keeps an empty body nil.
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
 }
