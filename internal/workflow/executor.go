@@ -100,6 +100,17 @@ func New(inv Invoker, clk clock.Clock, sink HistorySink, logger *slog.Logger) *E
 	return &Executor{Invoker: inv, Clock: clk, Sink: sink, Logger: logger}
 }
 
+// StopRequest stops an execution: cancel the context given to Run with it
+// as the cause (context.WithCancelCause), and Run records ExecutionAborted
+// with its error and cause and returns an ABORTED result. A Task in flight
+// has its context cancelled too.
+type StopRequest struct {
+	ErrorName string
+	Cause     string
+}
+
+func (s *StopRequest) Error() string { return "execution stopped: " + s.ErrorName + " " + s.Cause }
+
 // ErrHistoryMismatch is returned when recorded history does not fit the
 // definition (it was written by a different machine).
 var ErrHistoryMismatch = errors.New("history does not match the state machine")
@@ -160,6 +171,17 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 		}
 		res.Status, res.Output = StatusSucceeded, out
 	case ferr.abort != nil:
+		var stop *StopRequest
+		if errors.As(context.Cause(ctx), &stop) {
+			// The context is cancelled, but the final event must still be
+			// stored.
+			ev := Event{Type: ExecutionAborted, Error: stop.ErrorName, Cause: stop.Cause}
+			if _, err := r.emit(context.WithoutCancel(ctx), root, ev); err != nil {
+				return nil, err
+			}
+			res.Status, res.Error, res.Cause = StatusAborted, stop.ErrorName, stop.Cause
+			break
+		}
 		if runCtx.Err() != nil && ctx.Err() == nil {
 			if _, err := r.emit(ctx, root, Event{Type: ExecutionTimedOut, Error: asl.ErrTimeout, Cause: "The execution timed out."}); err != nil {
 				return nil, err
@@ -238,14 +260,6 @@ type failure struct {
 
 func fail(err *asl.Error) *failure { return &failure{err: err} }
 
-// asFailure converts an evaluation error into a failure.
-func asFailure(err error) *failure {
-	var ae *asl.Error
-	if errors.As(err, &ae) {
-		return fail(ae)
-	}
-	return &failure{abort: err}
-}
 
 // emit appends an event in scope s, or, when replaying, returns the event
 // recorded under the same key without appending it again.

@@ -81,3 +81,28 @@ func TestExamples(t *testing.T) {
 		t.Errorf("call-function.asl.json: %v", err)
 	}
 }
+
+func TestStopAbortsExecution(t *testing.T) {
+	m := mustParse(t, `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}}`)
+	clk := clock.NewFake(time.Unix(0, 0))
+	store := NewMemoryStore()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	results := make(chan *Result, 1)
+	go func() {
+		res, err := New(nil, clk, store, nil).Run(ctx, Execution{ID: "e", Machine: m}, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		results <- res
+	}()
+	waitForTimer(clk)
+	cancel(&StopRequest{ErrorName: "Operator", Cause: "no longer needed"})
+	res := <-results
+	if res.Status != StatusAborted || res.Error != "Operator" {
+		t.Fatalf("status %s error %q", res.Status, res.Error)
+	}
+	events, _ := store.Load(context.Background(), "e")
+	if snap := Rebuild(events); snap.Status != StatusAborted || snap.Cause != "no longer needed" {
+		t.Fatalf("rebuilt %+v", snap)
+	}
+}
