@@ -260,7 +260,6 @@ type failure struct {
 
 func fail(err *asl.Error) *failure { return &failure{err: err} }
 
-
 // emit appends an event in scope s, or, when replaying, returns the event
 // recorded under the same key without appending it again.
 func (r *run) emit(ctx context.Context, s *scope, ev Event) (Event, error) {
