@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -208,7 +209,11 @@ func TestJSONata(t *testing.T) {
 			t.Errorf("%v = %s, want %s", tt.tmpl, mustEncode(got), tt.want)
 		}
 	}
-	_, err := env.Evaluate("Output", "{% $nope %}", st)
+	_, err := env.Evaluate("Output", "{% $assert(1 = 2, 'one is not two') %}", st)
+	if e, ok := err.(*Error); !ok || e.Name != ErrQueryEvaluation || !strings.Contains(e.Cause, "one is not two") {
+		t.Errorf("$assert: err = %v, want a States.QueryEvaluationError naming the message", err)
+	}
+	_, err = env.Evaluate("Output", "{% $nope %}", st)
 	if e, ok := err.(*Error); !ok || e.Name != ErrQueryEvaluation {
 		t.Errorf("undefined result: err = %v, want States.QueryEvaluationError", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	jsonata "github.com/xiatechs/jsonata-go"
+	"github.com/xiatechs/jsonata-go/jtypes"
 )
 
 // States is the $states variable of a JSONata expression.
@@ -216,6 +217,12 @@ func (e *Env) extensions() map[string]jsonata.Extension {
 		"now":    {Func: func() string { return e.Now.UTC().Format("2006-01-02T15:04:05.000Z") }},
 		"millis": {Func: func() float64 { return float64(e.Now.UnixMilli()) }},
 		"uuid":   {Func: func() string { return newUUID(e.random()) }},
+		"assert": {Func: func(cond bool, msg string) (any, error) {
+			if !cond {
+				return nil, fmt.Errorf("D3141: %s", msg)
+			}
+			return nil, jtypes.ErrUndefined
+		}},
 		"parse": {Func: func(s string) (any, error) {
 			v, err := DecodeJSON([]byte(s))
 			if err != nil {
