@@ -82,6 +82,13 @@ type Executor struct {
 // DefaultMaxEvents is Step Functions' history limit.
 const DefaultMaxEvents = 25000
 
+func (x *Executor) logger() *slog.Logger {
+	if x.Logger != nil {
+		return x.Logger
+	}
+	return slog.Default()
+}
+
 func (x *Executor) maxEvents() int {
 	if x.MaxEvents > 0 {
 		return x.MaxEvents
@@ -134,6 +141,9 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 		r.lastID = max(r.lastID, ev.ID)
 	}
 	r.history = append(r.history, recorded...)
+	if len(recorded) > 0 {
+		x.logger().Info("resuming workflow execution from its history", "execution", exec.ID, "events", len(recorded))
+	}
 	root := &scope{path: "", vars: map[string]any{}}
 	input := exec.Input
 	if input == nil {

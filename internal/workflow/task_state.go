@@ -26,6 +26,8 @@ func (r *run) withRetry(ctx context.Context, s *scope, st *asl.State, input any,
 			counts[i]++
 			jitter := r.random(fmt.Sprintf("%s#retry%d", entered.Key, attempt)).Float64()
 			if d, ok := st.Retry[i].Delay(counts[i], jitter); ok {
+				r.x.logger().Debug("retrying workflow state", "execution", r.exec.ID, "state", st.Name,
+					"error", f.err.Name, "retry", counts[i], "delay", d)
 				if failedAt.IsZero() {
 					failedAt = r.x.Clock.Now()
 				}
