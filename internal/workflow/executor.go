@@ -116,6 +116,7 @@ type StopRequest struct {
 	Cause     string
 }
 
+// Error describes the stop request.
 func (s *StopRequest) Error() string { return "execution stopped: " + s.ErrorName + " " + s.Cause }
 
 // ErrHistoryMismatch is returned when recorded history does not fit the

@@ -34,6 +34,7 @@ type Error struct {
 	Cause string
 }
 
+// Error returns "Name: Cause".
 func (e *Error) Error() string {
 	if e.Cause == "" {
 		return e.Name

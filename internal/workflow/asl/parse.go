@@ -32,6 +32,7 @@ type Diagnostic struct {
 	Column int `json:"column,omitempty"`
 }
 
+// String renders the diagnostic as "CODE: message at location".
 func (d Diagnostic) String() string {
 	if d.Location == "" {
 		return d.Code + ": " + d.Message
@@ -44,6 +45,7 @@ type ValidationError struct {
 	Diagnostics []Diagnostic
 }
 
+// Error lists every diagnostic.
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Diagnostics))
 	for i, d := range e.Diagnostics {
