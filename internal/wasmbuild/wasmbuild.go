@@ -58,7 +58,11 @@ func build(ctx context.Context, dir, mode string) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("build %s: %w", dir, ctx.Err())
 		}
-		return nil, fmt.Errorf("build %s: %w (%v):\n%s", dir, ErrBuild, err, strings.TrimSpace(output.String()))
+		msg := strings.TrimSpace(output.String())
+		if strings.Contains(msg, "go.mod file not found") {
+			msg += "\n(a function directory must be in a Go module: run `go mod init NAME && go get github.com/hearth-sh/hearth/sdk/go` there)"
+		}
+		return nil, fmt.Errorf("build %s: %w (%v):\n%s", dir, ErrBuild, err, msg)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
