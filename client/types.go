@@ -18,6 +18,15 @@ type FunctionConfig struct {
 	KeepAlive   Duration          `json:"keep_alive,omitempty"`
 	Env         map[string]string `json:"env,omitempty"`
 	Handler     string            `json:"handler,omitempty"`
+	// Policy is the keep-alive / pre-warm policy: fixed, histogram or forecast.
+	Policy string `json:"policy,omitempty"`
+	// Retries of a failed async invocation (nil: the node's default, 2).
+	Retries           *int     `json:"retries,omitempty"`
+	RetryBase         Duration `json:"retry_base,omitempty"`
+	RetryCap          Duration `json:"retry_cap,omitempty"`
+	OnSuccess         string   `json:"on_success,omitempty"`
+	OnFailure         string   `json:"on_failure,omitempty"`
+	IdempotencyWindow Duration `json:"idempotency_window,omitempty"`
 }
 
 // Function is one deployed version of a function.

@@ -20,6 +20,8 @@ import (
 func newDeployCommand(g *globals) *cobra.Command {
 	var (
 		wasmFile, memory, runtime, handler string
+		policy, onSuccess, onFailure       string
+		retries                            int
 		timeout, keepAlive                 time.Duration
 		concurrency, minWarm               int
 		env                                []string
@@ -49,7 +51,11 @@ func newDeployCommand(g *globals) *cobra.Command {
 				return err
 			}
 			cfg := client.FunctionConfig{Runtime: runtime, Handler: handler, Concurrency: concurrency, MinWarm: minWarm,
-				Timeout: client.Duration(timeout), KeepAlive: client.Duration(keepAlive)}
+				Timeout: client.Duration(timeout), KeepAlive: client.Duration(keepAlive), Policy: policy,
+				OnSuccess: onSuccess, OnFailure: onFailure}
+			if cmd.Flags().Changed("retries") {
+				cfg.Retries = &retries
+			}
 			if memory != "" {
 				if cfg.MemoryMB, err = parseMemory(memory); err != nil {
 					return err
@@ -76,6 +82,10 @@ func newDeployCommand(g *globals) *cobra.Command {
 	f.StringArrayVar(&env, "env", nil, "environment variable K=V (repeatable)")
 	f.StringVar(&runtime, "runtime", "", "runtime: wasm (default) or process")
 	f.StringVar(&handler, "handler", "", "entry point, for runtimes that need one")
+	f.StringVar(&policy, "policy", "", "keep-alive / pre-warm policy: fixed (default), histogram or forecast")
+	f.IntVar(&retries, "retries", 2, "retries of a failed async invocation")
+	f.StringVar(&onSuccess, "on-success", "", "async destination on success: function:NAME or topic:NAME")
+	f.StringVar(&onFailure, "on-failure", "", "async destination on failure: function:NAME or topic:NAME")
 	return cmd
 }
 

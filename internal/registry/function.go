@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,24 @@ type Config struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Handler is the entry point, where the runtime needs one.
 	Handler string `json:"handler,omitempty"`
+	// Policy picks the keep-alive / pre-warm policy: "fixed", "histogram"
+	// or "forecast" (internal/policy).
+	Policy string `json:"policy,omitempty"`
+
+	// Async invocations (internal/async).
+
+	// Retries is how many times a failed async invocation is retried
+	// (nil: 2; 0: never).
+	Retries *int `json:"retries,omitempty"`
+	// RetryBase and RetryCap shape the exponential backoff with full jitter.
+	RetryBase Duration `json:"retry_base,omitempty"`
+	RetryCap  Duration `json:"retry_cap,omitempty"`
+	// OnSuccess and OnFailure send an async invocation's outcome to a
+	// destination: "function:NAME" or "topic:NAME".
+	OnSuccess string `json:"on_success,omitempty"`
+	OnFailure string `json:"on_failure,omitempty"`
+	// IdempotencyWindow is how long an Idempotency-Key is remembered.
+	IdempotencyWindow Duration `json:"idempotency_window,omitempty"`
 }
 
 // Limits hearth applies to every function config.
@@ -55,6 +74,22 @@ func (c Config) Defaults() Config {
 	}
 	if c.KeepAlive == 0 {
 		c.KeepAlive = Duration(10 * time.Minute)
+	}
+	if c.Policy == "" {
+		c.Policy = "fixed"
+	}
+	if c.Retries == nil {
+		two := 2
+		c.Retries = &two
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = Duration(time.Second)
+	}
+	if c.RetryCap == 0 {
+		c.RetryCap = Duration(5 * time.Minute)
+	}
+	if c.IdempotencyWindow == 0 {
+		c.IdempotencyWindow = Duration(24 * time.Hour)
 	}
 	return c
 }
@@ -85,6 +120,19 @@ func (c Config) check() error {
 		return fmt.Errorf("min_warm %d is out of range: use 0 to concurrency (%d)", c.MinWarm, c.Concurrency)
 	case c.KeepAlive < 0:
 		return fmt.Errorf("keep_alive %s must not be negative", c.KeepAlive)
+	case c.Policy != "fixed" && c.Policy != "histogram" && c.Policy != "forecast":
+		return fmt.Errorf("policy %q is unknown: use fixed, histogram or forecast", c.Policy)
+	case c.Retries != nil && (*c.Retries < 0 || *c.Retries > 100):
+		return fmt.Errorf("retries %d is out of range: use 0 to 100", *c.Retries)
+	case c.RetryBase < 0 || c.RetryCap < c.RetryBase:
+		return fmt.Errorf("retry_base %s and retry_cap %s: use 0 < base ≤ cap", c.RetryBase, c.RetryCap)
+	case c.IdempotencyWindow < 0:
+		return fmt.Errorf("idempotency_window %s must not be negative", c.IdempotencyWindow)
+	}
+	for field, dest := range map[string]string{"on_success": c.OnSuccess, "on_failure": c.OnFailure} {
+		if err := ValidateDestination(dest); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
 	}
 	for k := range c.Env {
 		if !envName.MatchString(k) {
@@ -92,6 +140,19 @@ func (c Config) check() error {
 		}
 	}
 	return nil
+}
+
+// ValidateDestination checks an async destination: empty (none),
+// "function:NAME" or "topic:NAME".
+func ValidateDestination(dest string) error {
+	if dest == "" {
+		return nil
+	}
+	kind, name, ok := strings.Cut(dest, ":")
+	if !ok || (kind != "function" && kind != "topic") {
+		return fmt.Errorf("destination %q: use function:NAME or topic:NAME", dest)
+	}
+	return ValidateName(name)
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -72,6 +72,10 @@ func (r *Registry) Put(ctx context.Context, name string, cfg Config, artifact []
 	} else if err != nil {
 		return Function{}, fmt.Errorf("look up artifact %s: %w", digest[:12], err)
 	}
+	// The current-version key is the point of agreement: a deploy wins its
+	// version number by a compare-and-set on it, and only the winner then
+	// writes the immutable version record, so concurrent deploys never
+	// share or skip a number.
 	for {
 		fn := Function{Name: name, Config: cfg, Digest: digest, Size: int64(len(artifact)), CreatedAt: r.clock.Now().UTC()}
 		prev, rev, err := r.latest(ctx, name)
@@ -87,22 +91,19 @@ func (r *Registry) Put(ctx context.Context, name string, cfg Config, artifact []
 		if err != nil {
 			return Function{}, fmt.Errorf("encode function %s: %w", name, err)
 		}
-		if _, err := r.versions.Create(ctx, versionKey(name, fn.Version), b); err != nil {
-			if errors.Is(err, jetstream.ErrKeyExists) {
-				continue // another deploy took this version number
-			}
-			return Function{}, fmt.Errorf("record version %d of %s: %w", fn.Version, name, err)
-		}
 		if rev == 0 {
 			_, err = r.functions.Create(ctx, name, b)
 		} else {
 			_, err = r.functions.Update(ctx, name, b, rev)
 		}
+		if isConflict(err) {
+			continue // another deploy took this number; read the new current version
+		}
 		if err != nil {
-			if isConflict(err) {
-				continue
-			}
 			return Function{}, fmt.Errorf("publish version %d of %s: %w", fn.Version, name, err)
+		}
+		if _, err := r.versions.Put(ctx, versionKey(name, fn.Version), b); err != nil {
+			return Function{}, fmt.Errorf("record version %d of %s: %w", fn.Version, name, err)
 		}
 		return fn, nil
 	}
