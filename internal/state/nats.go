@@ -310,6 +310,9 @@ func (s *NATS) Watch(ctx context.Context, changed func(key, etag string)) error 
 				return
 			case e, ok := <-w.Updates():
 				if !ok {
+					if ctx.Err() != nil {
+						return // stopped on purpose
+					}
 					// The cache behind this watch now sees other nodes'
 					// writes only when its entries expire; say so.
 					s.log.Warn("state: NATS KV watch ended; cached reads may be stale up to the cache TTL", "bucket", s.bucket)
