@@ -195,6 +195,9 @@ func (p *parser) task(s *State, obj map[string]any, loc string) {
 	if s.QueryLanguage == JSONata && IsExpression(res) {
 		p.errorf(CodeSchema, loc+"/Resource", "The field 'Resource' must be a literal")
 	}
+	if ok && !knownIntegration(res) {
+		p.errorf(CodeSchema, loc+"/Resource", "The resource provided %s is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.", res)
+	}
 	if p.opt.Type == Express {
 		for _, suffix := range []string{".sync", ".waitForTaskToken"} {
 			if strings.HasSuffix(res, suffix) || strings.Contains(res, suffix+":") {

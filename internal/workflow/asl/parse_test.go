@@ -140,3 +140,27 @@ func TestParseRejectsDuplicateStateNamesAcrossBranches(t *testing.T) {
 		t.Fatalf("err = %v, want %s", err, CodeDuplicateState)
 	}
 }
+
+func TestParseChecksClosedIntegrations(t *testing.T) {
+	tests := []struct {
+		resource string
+		ok       bool
+	}{
+		{"arn:aws:states:::dynamodb:putItem", true},
+		{"arn:aws:states:::dynamodb:query", false},
+		{"arn:aws:states:::lambda:invoke.waitForTaskToken", true},
+		{"arn:aws:states:::states:startExecution.sync:2", true},
+		{"arn:aws:states:::sqs:receiveMessage", false},
+		{"arn:aws:states:::aws-sdk:dynamodb:query", true},
+		{"arn:aws:states:::glue:startJobRun.sync", true},
+		{"arn:aws:lambda:us-east-1:1:function:f", true},
+		{"my-function", true},
+	}
+	for _, tt := range tests {
+		def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + tt.resource + `","End":true}}}`
+		_, err := Parse([]byte(def))
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tt.resource, err, tt.ok)
+		}
+	}
+}
