@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 
