@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/workflow/asl"
 )
 
@@ -211,5 +212,50 @@ func TestQueryErrorsCanBeCaught(t *testing.T) {
 	out, _ := res.Output.(map[string]any)
 	if out["Error"] != asl.ErrQueryEvaluation {
 		t.Errorf("output %s, want the error output", mustJSON(res.Output))
+	}
+}
+
+func TestCallbackHeartbeat(t *testing.T) {
+	m := mustParse(t, `{"StartAt":"T","States":{
+		"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","HeartbeatSeconds":30,
+			"Parameters":{"FunctionName":"worker","Payload":{"token.$":"$$.Task.Token"}},
+			"Catch":[{"ErrorEquals":["States.HeartbeatTimeout"],"Next":"Late"}],"End":true},
+		"Late":{"Type":"Pass","End":true}}}`)
+	beats := make(chan func(), 1)
+	inv := InvokerFunc(func(ctx context.Context, req TaskRequest) (any, error) {
+		beats <- req.Beat
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	clk := clock.NewFake(time.Unix(0, 0))
+	results := make(chan *Result, 1)
+	go func() {
+		res, err := New(inv, clk, nil, nil).Run(context.Background(), Execution{ID: "e", Machine: m}, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		results <- res
+	}()
+	beat := <-beats
+	if beat == nil {
+		t.Fatal("callback task got no Beat function")
+	}
+	clk.Advance(20 * time.Second)
+	beat()
+	clk.Advance(20 * time.Second) // 40s in, 20s since the last beat
+	beat()
+	select {
+	case res := <-results:
+		t.Fatalf("task ended early: %s %s", res.Status, res.Cause)
+	default:
+	}
+	clk.Advance(31 * time.Second)
+	res := <-results
+	if res.Status != StatusSucceeded || !hasEvent(res, TaskTimedOut) {
+		t.Fatalf("status %s (%s); events %v", res.Status, res.Cause, eventTypes(res))
+	}
+	out, _ := res.Output.(map[string]any)
+	if out["Error"] != asl.ErrHeartbeatTimeout {
+		t.Errorf("output %s, want the heartbeat timeout error output", mustJSON(res.Output))
 	}
 }

@@ -30,6 +30,11 @@ type TaskRequest struct {
 	// HeartbeatSeconds (0: none). The context passed with the request
 	// already carries the timeout as a deadline.
 	Timeout, Heartbeat time.Duration
+	// Beat records a heartbeat (SendTaskHeartbeat) for a callback task with
+	// HeartbeatSeconds: when none arrives for that long, the request's
+	// context is cancelled and the task fails with States.HeartbeatTimeout.
+	// It is nil for other tasks.
+	Beat func()
 }
 
 // Invoker runs Task states. A function's own failure is returned as an

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/workflow/asl"
 )
 
@@ -229,7 +231,7 @@ func (r *run) invoke(ctx context.Context, s *scope, st *asl.State, args any, att
 	}
 	if ierr != nil {
 		typ := names.failed
-		if ierr.Name == asl.ErrTimeout {
+		if ierr.Name == asl.ErrTimeout || ierr.Name == asl.ErrHeartbeatTimeout {
 			typ = names.timedOut
 		}
 		ev, err := r.emit(ctx, s, Event{Type: typ, Name: st.Name, Resource: st.Resource, Error: ierr.Name, Cause: ierr.Cause})
@@ -244,7 +246,8 @@ func (r *run) invoke(ctx context.Context, s *scope, st *asl.State, args any, att
 	return result, time.Time{}, nil
 }
 
-// call invokes the task with its timeout and classifies the outcome.
+// call invokes the task with its timeout (and, for callback tasks, its
+// heartbeat timeout) and classifies the outcome.
 func (r *run) call(ctx context.Context, req TaskRequest) (any, *asl.Error) {
 	if r.x.Invoker == nil {
 		return nil, asl.Errorf(asl.ErrTaskFailed, "no task invoker is configured for resource %s", req.Resource)
@@ -255,6 +258,12 @@ func (r *run) call(ctx context.Context, req TaskRequest) (any, *asl.Error) {
 		callCtx, cancel = r.deadline(ctx, r.x.Clock.Now().Add(req.Timeout))
 		defer cancel()
 	}
+	var hb *heartbeat
+	if req.Heartbeat > 0 && req.TaskToken != "" {
+		hb = newHeartbeat(callCtx, r.x.Clock, req.Heartbeat)
+		defer hb.stop()
+		callCtx, req.Beat = hb.ctx, hb.beat
+	}
 	v, err := r.x.Invoker.Invoke(callCtx, req)
 	if err == nil {
 		return v, nil
@@ -263,8 +272,54 @@ func (r *run) call(ctx context.Context, req TaskRequest) (any, *asl.Error) {
 	switch {
 	case errors.As(err, &ae):
 		return nil, ae
+	case hb != nil && errors.Is(context.Cause(callCtx), errHeartbeatMissed) && ctx.Err() == nil:
+		return nil, asl.Errorf(asl.ErrHeartbeatTimeout, "No heartbeat for %s", req.Heartbeat)
 	case callCtx.Err() != nil && ctx.Err() == nil:
 		return nil, asl.Errorf(asl.ErrTimeout, "Task timed out after %s", req.Timeout)
 	}
 	return nil, &asl.Error{Name: asl.ErrTaskFailed, Cause: err.Error()}
+}
+
+var errHeartbeatMissed = errors.New("task heartbeat missed")
+
+// heartbeat cancels a callback task's context when no heartbeat arrives
+// within the interval; each beat re-arms the timer.
+type heartbeat struct {
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	clk      clock.Clock
+	interval time.Duration
+
+	mu    sync.Mutex
+	timer clock.Timer
+	done  bool
+}
+
+func newHeartbeat(parent context.Context, clk clock.Clock, interval time.Duration) *heartbeat {
+	ctx, cancel := context.WithCancelCause(parent)
+	h := &heartbeat{ctx: ctx, cancel: cancel, clk: clk, interval: interval}
+	h.beat()
+	return h
+}
+
+func (h *heartbeat) beat() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return
+	}
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	h.timer = h.clk.AfterFunc(h.interval, func() { h.cancel(errHeartbeatMissed) })
+}
+
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	h.cancel(nil)
 }
