@@ -294,3 +294,75 @@ func TestFunctionName(t *testing.T) {
 }
 
 func parseDefinition(def string) (*asl.Machine, error) { return asl.Parse([]byte(def)) }
+
+// TestResumeInsideMap crashes in the middle of a Map and resumes: finished
+// iterations keep their recorded results and only the interrupted
+// iteration's task runs again.
+func TestResumeInsideMap(t *testing.T) {
+	m := mustParse(t, `{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":2,"End":true,
+		"ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"f","End":true}}}}}}`)
+	var crash context.CancelFunc
+	var mu sync.Mutex
+	calls := map[string][]string{}
+	release := make(chan struct{})
+	inv := InvokerFunc(func(ctx context.Context, req TaskRequest) (any, error) {
+		item := req.Input.(string)
+		mu.Lock()
+		calls[item] = append(calls[item], req.IdempotencyKey)
+		n := len(calls[item])
+		mu.Unlock()
+		if item == "c" && n == 1 {
+			<-release // wait until a and b are done, then the node dies
+			crash()
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return item + "!", nil
+	})
+	store := NewMemoryStore()
+	x := New(inv, &instantClock{}, store, nil)
+	exec := Execution{ID: "map-exec", Machine: m, Input: mustInput(t, `["a","b","c","d"]`)}
+	ctx, cancel := context.WithCancel(context.Background())
+	crash = cancel
+	go func() {
+		for {
+			// Wait until a and b have their results stored.
+			events, _ := store.Load(context.Background(), "map-exec")
+			succeeded := 0
+			for _, ev := range events {
+				if ev.Type == TaskSucceeded {
+					succeeded++
+				}
+			}
+			if succeeded >= 2 {
+				close(release)
+				return
+			}
+			runtime.Gosched()
+		}
+	}()
+	if _, err := x.Run(ctx, exec, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	history, _ := store.Load(context.Background(), exec.ID)
+	res, err := x.Run(context.Background(), exec, history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != StatusSucceeded || !asl.Equal(res.Output, mustInput(t, `["a!","b!","c!","d!"]`)) {
+		t.Fatalf("result %s %s (%s)", res.Status, mustJSON(res.Output), res.Cause)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, item := range []string{"a", "b"} {
+		if len(calls[item]) != 1 {
+			t.Errorf("%s ran %d times, want 1", item, len(calls[item]))
+		}
+	}
+	if c := calls["c"]; len(c) != 2 || c[0] != c[1] {
+		t.Errorf("c ran with keys %v, want twice with one key", c)
+	}
+	if len(calls["d"]) > 2 {
+		t.Errorf("d ran %d times", len(calls["d"]))
+	}
+}
