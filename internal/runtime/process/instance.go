@@ -41,26 +41,35 @@ func (in *Instance) Invoke(ctx context.Context, req runtime.Request) (runtime.Re
 	if in.p == nil {
 		return runtime.Response{}, errors.New("invoke on a closed instance")
 	}
-	if in.p.dead() {
-		if err := in.restart(ctx); err != nil {
-			return runtime.Response{}, err
-		}
-	}
-	p := in.p
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = in.t.rt.clock.Now().Add(in.t.spec.Timeout)
 	}
 	inv := &invocation{req: req, deadline: deadline, done: make(chan outcome, 1)}
 	id := req.ID
-	p.requestID.Store(&id)
-
-	select {
-	case p.next <- inv:
-	case <-p.exited:
-		return runtime.Response{}, p.crashError()
-	case <-ctx.Done():
-		return runtime.Response{}, in.interrupted(ctx)
+	var p *proc
+	// A process that exits before it takes the event (a runtime that exits
+	// after reporting an error does so a moment after its report) never
+	// saw it: restart it and hand the event to the new one. A new process
+	// that exits too is a failure.
+	for handed := false; !handed; {
+		if in.p.dead() {
+			if err := in.restart(ctx); err != nil {
+				return runtime.Response{}, err
+			}
+		}
+		p = in.p
+		p.requestID.Store(&id)
+		select {
+		case p.next <- inv:
+			handed = true
+		case <-p.exited:
+			if !p.servedOne() {
+				return runtime.Response{}, p.crashError()
+			}
+		case <-ctx.Done():
+			return runtime.Response{}, in.interrupted(ctx)
+		}
 	}
 	select {
 	case o := <-inv.done:

@@ -47,8 +47,9 @@ type proc struct {
 	waitErr     error // written before exited closes
 	oomBefore   int64
 
-	mu  sync.Mutex
-	cur *invocation
+	mu     sync.Mutex
+	cur    *invocation
+	served bool // an event was handed over
 
 	requestID atomic.Pointer[string] // for log lines
 
@@ -146,6 +147,13 @@ func (p *proc) pump(f *os.File, stream runtime.Stream) {
 			return
 		}
 	}
+}
+
+// servedOne reports whether the process ever took an event.
+func (p *proc) servedOne() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.served
 }
 
 // dead reports whether the process has exited.

@@ -90,7 +90,7 @@ func (p *proc) handleNext(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	p.cur = inv
+	p.cur, p.served = inv, true
 	p.mu.Unlock()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

@@ -23,6 +23,8 @@ type Event struct {
 	Size int `json:"size"`
 	// Children is how many processes "fork" leaves behind.
 	Children int `json:"children"`
+	// Data is carried back by "echo" (large payloads).
+	Data string `json:"data,omitempty"`
 }
 
 // Info is what "info" returns about the invocation and its environment.
