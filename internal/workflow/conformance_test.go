@@ -176,12 +176,13 @@ func runCase(c conformanceCase) error {
 		return fmt.Errorf("parse: %w", perr)
 	}
 	if c.Kind == "start_error" {
-		if c.InputString != nil {
-			if _, err := asl.DecodeJSON([]byte(*c.InputString)); err == nil {
-				if v, _ := asl.DecodeJSON([]byte(*c.InputString)); v != nil {
-					return fmt.Errorf("input %q accepted", *c.InputString)
-				}
-			}
+		// StartExecution rejects input that is not one JSON value; the
+		// engine decodes input with asl.DecodeJSON.
+		if c.InputString == nil {
+			return fmt.Errorf("start_error case without input_string")
+		}
+		if _, err := asl.DecodeJSON([]byte(*c.InputString)); err == nil {
+			return fmt.Errorf("input %q accepted, want %v", *c.InputString, c.Expected["start_error"])
 		}
 		return nil
 	}
