@@ -52,8 +52,9 @@ type Options struct {
 type Dispatcher struct {
 	opts Options
 
-	mu     sync.RWMutex
-	active map[string]*active
+	mu       sync.RWMutex
+	active   map[string]*active
+	policies map[string]*lockedPolicy // by function name, across versions
 }
 
 type active struct {
@@ -103,7 +104,7 @@ func New(opts Options) *Dispatcher {
 	if opts.QueueTimeout == 0 {
 		opts.QueueTimeout = 10 * time.Second
 	}
-	return &Dispatcher{opts: opts, active: map[string]*active{}}
+	return &Dispatcher{opts: opts, active: map[string]*active{}, policies: map[string]*lockedPolicy{}}
 }
 
 // Prepare validates and compiles a function version without activating it.
@@ -160,6 +161,7 @@ func (d *Dispatcher) Activate(fn registry.Function, tmpl runtime.Template) bool 
 		Concurrency:  fn.Config.Concurrency,
 		MinWarm:      fn.Config.MinWarm,
 		KeepAlive:    time.Duration(fn.Config.KeepAlive),
+		Policy:       d.policyFor(fn),
 		QueueSize:    d.opts.QueueSize,
 		QueueTimeout: d.opts.QueueTimeout,
 	}, d.opts.Clock, d.opts.Logger.With("function", fn.Name, "version", fn.Version))
@@ -176,6 +178,7 @@ func (d *Dispatcher) Deactivate(name string) {
 	d.mu.Lock()
 	old := d.active[name]
 	delete(d.active, name)
+	delete(d.policies, name)
 	d.mu.Unlock()
 	if old != nil {
 		go d.retire(old)
@@ -335,7 +338,8 @@ func (d *Dispatcher) PoolGauges() []telemetry.PoolGauge {
 	for name, a := range d.active {
 		s := a.pool.Stats()
 		out = append(out, telemetry.PoolGauge{Function: name, Idle: s.Idle, Busy: s.Busy, Wait: s.Waiting,
-			Provisioned: min(a.fn.Config.MinWarm, s.Idle+s.Busy), Evicted: s.Evicted})
+			Provisioned: min(a.fn.Config.MinWarm, s.Idle+s.Busy), Evicted: s.Evicted,
+			Prewarms: s.Prewarms, PrewarmsUsed: s.PrewarmsUsed})
 	}
 	return out
 }

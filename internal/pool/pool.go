@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hearth-sh/hearth/internal/clock"
+	"github.com/hearth-sh/hearth/internal/policy"
 	"github.com/hearth-sh/hearth/internal/runtime"
 )
 
@@ -30,8 +31,14 @@ type Config struct {
 	Concurrency int
 	// MinWarm instances are created at start and kept, idle or not.
 	MinWarm int
-	// KeepAlive is how long an idle instance above MinWarm lives.
+	// KeepAlive is how long an idle instance above MinWarm lives when no
+	// Policy is given.
 	KeepAlive time.Duration
+	// Policy decides keep-alive and pre-warming after each invocation
+	// (internal/policy). Nil means policy.NewFixed(KeepAlive). The pool calls
+	// it under its lock, so one Policy may serve several pools only if it is
+	// safe for concurrent use.
+	Policy policy.Policy
 	// QueueSize bounds the invocations waiting for an instance; beyond it
 	// Acquire fails at once with ErrThrottled.
 	QueueSize int
@@ -44,6 +51,9 @@ type Stats struct {
 	Idle, Busy, Spawning, Waiting int
 	ColdStarts, WarmStarts        int64
 	Throttled                     int64
+	// Prewarms counts instances started ahead of traffic by the policy;
+	// PrewarmsUsed those of them that served an invocation.
+	Prewarms, PrewarmsUsed int64
 	// Evicted counts destroyed instances by reason: "keepalive", "broken", "close".
 	Evicted map[string]int64
 }
@@ -53,8 +63,8 @@ type Stats struct {
 // # Notes
 //
 // Invariants, kept under mu: an instance in idle is never running a request;
-// idle is ordered by idleSince, oldest first; live == len(idle) + busy +
-// spawning; live ≤ Concurrency.
+// live == len(idle) + busy + spawning; live ≤ Concurrency; at most one
+// reaper, window and pre-warm timer is pending.
 type Pool struct {
 	tmpl   runtime.Template
 	cfg    Config
@@ -68,16 +78,27 @@ type Pool struct {
 	spawning int
 	waiters  []chan grant
 	closed   bool
-	// reaper fires when the oldest idle instance's keep-alive ends. One
+	// keepAlive is the current decision's keep-alive for newly idle instances.
+	keepAlive time.Duration
+	// reaper fires when the earliest idle instance's keep-alive ends. One
 	// timer per pool, not per instance, keeps timers off the invoke path.
-	reaper  clock.Timer
-	stats   Stats
-	drained chan struct{} // closed when a closed pool has no live instances
+	reaper   clock.Timer
+	reaperAt time.Time
+	// windowEnd is where the policy's current window closes; windowTimer
+	// fires there (lazily: a later end just moves windowEnd, and the timer
+	// re-arms itself when it fires early).
+	windowEnd   time.Time
+	windowTimer clock.Timer
+	prewarm     clock.Timer // a pending pre-warm; nil if none
+	stats       Stats
+	drained     chan struct{} // closed when a closed pool has no live instances
 }
 
 type entry struct {
 	inst      runtime.Instance
 	idleSince time.Time // when it was last parked in idle
+	expiresAt time.Time // when it is released if still idle
+	prewarmed bool      // started by the policy ahead of traffic, not yet used
 }
 
 // grant hands a waiter either a warm instance or the right to spawn one.
@@ -95,7 +116,10 @@ func New(tmpl runtime.Template, cfg Config, clk clock.Clock, logger *slog.Logger
 	if cfg.MinWarm > cfg.Concurrency {
 		cfg.MinWarm = cfg.Concurrency
 	}
-	p := &Pool{tmpl: tmpl, cfg: cfg, clock: clk, logger: logger,
+	if cfg.Policy == nil {
+		cfg.Policy = policy.NewFixed(cfg.KeepAlive)
+	}
+	p := &Pool{tmpl: tmpl, cfg: cfg, clock: clk, logger: logger, keepAlive: cfg.KeepAlive,
 		stats: Stats{Evicted: map[string]int64{}}, drained: make(chan struct{})}
 	p.provision()
 	return p
@@ -121,6 +145,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
+	p.cfg.Policy.Observe(policy.Invocation{Start: p.clock.Now(), Concurrent: p.busy + p.spawning + len(p.waiters) + 1})
 	if e := p.popIdleLocked(); e != nil {
 		p.busy++
 		p.stats.WarmStarts++
@@ -228,7 +253,8 @@ func (p *Pool) release(e *entry, broken bool) {
 		w <- grant{e: e}
 		return
 	}
-	p.pushIdleLocked(e)
+	p.pushIdleLocked(e, p.clock.Now())
+	p.decideLocked(false)
 	p.mu.Unlock()
 }
 
@@ -255,40 +281,145 @@ func (p *Pool) popIdleLocked() *entry {
 	}
 	e := p.idle[n-1]
 	p.idle = p.idle[:n-1]
+	if e.prewarmed {
+		e.prewarmed = false
+		p.stats.PrewarmsUsed++
+	}
 	return e
 }
 
-// pushIdleLocked parks e. idle stays ordered by idleSince: the oldest
-// instance is first and is the first to expire.
-func (p *Pool) pushIdleLocked(e *entry) {
-	e.idleSince = p.clock.Now()
+// pushIdleLocked parks e until now plus the current keep-alive.
+func (p *Pool) pushIdleLocked(e *entry, now time.Time) {
+	e.idleSince = now
+	e.expiresAt = now.Add(p.keepAlive)
 	p.idle = append(p.idle, e)
 	p.armReaperLocked()
 }
 
-// armReaperLocked schedules the reaper for the oldest idle instance's
-// expiry, unless it is already scheduled or nothing may expire.
-func (p *Pool) armReaperLocked() {
-	if p.reaper != nil || p.closed || len(p.idle) == 0 || p.live <= p.cfg.MinWarm {
+// decideLocked asks the policy what to do with idle capacity and applies
+// the decision as policy.Decision documents.
+func (p *Pool) decideLocked(expired bool) {
+	if p.closed {
 		return
 	}
-	wait := p.idle[0].idleSince.Add(p.cfg.KeepAlive).Sub(p.clock.Now())
-	p.reaper = p.clock.AfterFunc(max(wait, 0), p.reap)
+	now := p.clock.Now()
+	d := p.cfg.Policy.Decide(now, policy.State{Busy: p.busy, Idle: len(p.idle), Expired: expired})
+	p.keepAlive = d.KeepAlive
+	if p.prewarm != nil {
+		p.prewarm.Stop()
+		p.prewarm = nil
+	}
+	if d.PreWarm <= 0 {
+		for _, e := range p.idle {
+			e.expiresAt = e.idleSince.Add(d.KeepAlive)
+		}
+		p.rearmReaperLocked()
+		p.startWarmLocked(d.Warm, d.KeepAlive)
+	} else {
+		for _, e := range p.idle {
+			e.expiresAt = now // released now; the reaper keeps MinWarm
+		}
+		p.rearmReaperLocked()
+		warm, keep := d.Warm, d.KeepAlive
+		p.prewarm = p.clock.AfterFunc(d.PreWarm, func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.prewarm = nil
+			p.startWarmLocked(warm, keep)
+		})
+	}
+	if d.Empty() {
+		return
+	}
+	p.windowEnd = d.WindowEnd(now)
+	if p.windowTimer == nil {
+		p.windowTimer = p.clock.AfterFunc(p.windowEnd.Sub(now), p.windowClosed)
+	}
 }
 
-// reap destroys the idle instances whose keep-alive has passed, oldest
-// first, never going below MinWarm live instances.
+// windowClosed runs when the policy's window may have ended. A later
+// decision may have moved the end; then it waits again.
+func (p *Pool) windowClosed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.windowTimer = nil
+	if p.closed {
+		return
+	}
+	now := p.clock.Now()
+	if now.Before(p.windowEnd) {
+		p.windowTimer = p.clock.AfterFunc(p.windowEnd.Sub(now), p.windowClosed)
+		return
+	}
+	for _, e := range p.idle {
+		if e.expiresAt.After(now) {
+			e.expiresAt = now
+		}
+	}
+	p.rearmReaperLocked()
+	p.decideLocked(true)
+}
+
+// startWarmLocked starts instances ahead of traffic until n exist, each kept
+// for keep from its start.
+func (p *Pool) startWarmLocked(n int, keep time.Duration) {
+	need := min(n, p.cfg.Concurrency) - p.live
+	for range max(need, 0) {
+		p.live++
+		p.spawning++
+		p.stats.Prewarms++
+		go p.spawnIdle(true, keep)
+	}
+}
+
+func (p *Pool) rearmReaperLocked() {
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
+	}
+	p.armReaperLocked()
+}
+
+// armReaperLocked schedules the reaper for the earliest idle expiry, unless
+// it is already scheduled that early or nothing may expire.
+func (p *Pool) armReaperLocked() {
+	if p.closed || len(p.idle) == 0 || p.live <= p.cfg.MinWarm {
+		return
+	}
+	first := p.idle[0].expiresAt
+	for _, e := range p.idle[1:] {
+		if e.expiresAt.Before(first) {
+			first = e.expiresAt
+		}
+	}
+	if p.reaper != nil && !p.reaperAt.After(first) {
+		return
+	}
+	if p.reaper != nil {
+		p.reaper.Stop()
+	}
+	p.reaperAt = first
+	p.reaper = p.clock.AfterFunc(max(first.Sub(p.clock.Now()), 0), p.reap)
+}
+
+// reap destroys the idle instances whose keep-alive has passed, never going
+// below MinWarm live instances.
 func (p *Pool) reap() {
 	p.mu.Lock()
 	p.reaper = nil
 	now := p.clock.Now()
 	var expired []*entry
-	for len(p.idle) > 0 && p.live > p.cfg.MinWarm && !p.idle[0].idleSince.Add(p.cfg.KeepAlive).After(now) {
-		expired = append(expired, p.idle[0])
-		p.idle = p.idle[1:]
-		p.live--
-		p.stats.Evicted["keepalive"]++
+	kept := p.idle[:0]
+	for _, e := range p.idle {
+		if p.live > p.cfg.MinWarm && !e.expiresAt.After(now) {
+			expired = append(expired, e)
+			p.live--
+			p.stats.Evicted["keepalive"]++
+			continue
+		}
+		kept = append(kept, e)
 	}
+	p.idle = kept
 	p.armReaperLocked()
 	p.mu.Unlock()
 	for _, e := range expired {
@@ -299,46 +430,57 @@ func (p *Pool) reap() {
 // provision starts instances in the background until MinWarm are live.
 func (p *Pool) provision() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	n := p.cfg.MinWarm - p.live
 	if p.closed || n <= 0 {
-		p.mu.Unlock()
 		return
 	}
 	p.live += n
 	p.spawning += n
-	p.mu.Unlock()
 	for range n {
-		go func() {
-			inst, _, err := p.tmpl.Spawn(context.Background())
-			p.mu.Lock()
-			p.spawning--
-			if err != nil {
-				p.live--
-				p.handOffSlotLocked()
-				p.mu.Unlock()
-				p.logger.Error("provision instance", "err", err)
-				return
-			}
-			e := &entry{inst: inst}
-			if p.closed {
-				p.live--
-				p.checkDrainedLocked()
-				p.mu.Unlock()
-				p.closeInstance(inst)
-				return
-			}
-			if len(p.waiters) > 0 {
-				w := p.waiters[0]
-				p.waiters = p.waiters[1:]
-				p.busy++
-				p.mu.Unlock()
-				w <- grant{e: e}
-				return
-			}
-			p.pushIdleLocked(e)
-			p.mu.Unlock()
-		}()
+		go p.spawnIdle(false, p.keepAlive)
 	}
+}
+
+// spawnIdle starts an instance for a slot already counted in live and
+// spawning, and parks it (or hands it to a waiter).
+func (p *Pool) spawnIdle(prewarmed bool, keep time.Duration) {
+	inst, _, err := p.tmpl.Spawn(context.Background())
+	p.mu.Lock()
+	p.spawning--
+	if err != nil {
+		p.live--
+		p.handOffSlotLocked()
+		p.mu.Unlock()
+		p.logger.Error("start instance ahead of traffic", "err", err)
+		return
+	}
+	e := &entry{inst: inst}
+	if p.closed {
+		p.live--
+		p.checkDrainedLocked()
+		p.mu.Unlock()
+		p.closeInstance(inst)
+		return
+	}
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.busy++
+		if prewarmed {
+			p.stats.PrewarmsUsed++
+		}
+		p.mu.Unlock()
+		w <- grant{e: e}
+		return
+	}
+	now := p.clock.Now()
+	e.prewarmed = prewarmed
+	e.idleSince = now
+	e.expiresAt = now.Add(keep)
+	p.idle = append(p.idle, e)
+	p.armReaperLocked()
+	p.mu.Unlock()
 }
 
 func (p *Pool) closeInstance(inst runtime.Instance) {
@@ -379,10 +521,12 @@ func (p *Pool) Close(ctx context.Context) error {
 		w <- grant{err: ErrClosed}
 	}
 	p.waiters = nil
-	if p.reaper != nil {
-		p.reaper.Stop()
-		p.reaper = nil
+	for _, t := range []clock.Timer{p.reaper, p.windowTimer, p.prewarm} {
+		if t != nil {
+			t.Stop()
+		}
 	}
+	p.reaper, p.windowTimer, p.prewarm = nil, nil, nil
 	p.checkDrainedLocked()
 	p.mu.Unlock()
 	for _, e := range idle {

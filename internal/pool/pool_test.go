@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hearth-sh/hearth/internal/clock"
+	"github.com/hearth-sh/hearth/internal/policy"
 	"github.com/hearth-sh/hearth/internal/runtime"
 )
 
@@ -247,5 +248,44 @@ func TestEachInstanceExpiresOnItsOwnTime(t *testing.T) {
 	clk.Advance(time.Second)
 	if s := p.Stats(); s.Idle != 0 || s.Evicted["keepalive"] != 2 {
 		t.Fatalf("after 90 s: %+v, want both expired", s)
+	}
+}
+
+// TestPolicyPrewarmsPeriodicFunction drives a function invoked every five
+// minutes. With a one-minute fixed keep-alive every invocation is cold; the
+// histogram policy learns the period, releases the instance after each call
+// and pre-warms one just before the next, so once it has learnt, every
+// invocation is warm.
+func TestPolicyPrewarmsPeriodicFunction(t *testing.T) {
+	tests := []struct {
+		name     string
+		policy   policy.Policy
+		wantCold int // among the last 10 of 20 invocations
+	}{
+		{"fixed 1m", policy.NewFixed(time.Minute), 10},
+		{"histogram", policy.NewHistogram(policy.HistogramConfig{}), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _, clk := newTestPool(t, Config{Concurrency: 2, Policy: tt.policy, QueueSize: 1, QueueTimeout: time.Second})
+			cold := 0
+			for i := range 20 {
+				for range 5 { // a minute at a time, letting pre-warms finish
+					clk.Advance(time.Minute)
+					eventually(t, "pre-warms to finish", func() bool { return p.Stats().Spawning == 0 })
+				}
+				l := mustAcquire(t, p)
+				if l.Cold && i >= 10 {
+					cold++
+				}
+				l.Release()
+			}
+			if cold != tt.wantCold {
+				t.Fatalf("%d cold starts in the last 10 invocations, want %d (stats %+v)", cold, tt.wantCold, p.Stats())
+			}
+			if s := p.Stats(); tt.wantCold == 0 && (s.Prewarms == 0 || s.PrewarmsUsed == 0) {
+				t.Fatalf("no pre-warms counted: %+v", s)
+			}
+		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/hearth-sh/hearth/internal/policy"
 )
 
 // Config is a function's user-facing configuration. Zero fields take the
@@ -72,11 +74,16 @@ func (c Config) Defaults() Config {
 	if c.Concurrency == 0 {
 		c.Concurrency = 10
 	}
+	if c.Policy == "" {
+		// An explicit keep-alive asks for the fixed policy; otherwise the
+		// policy that did best in the simulator on held-out data.
+		c.Policy = policy.Default
+		if c.KeepAlive != 0 {
+			c.Policy = "fixed"
+		}
+	}
 	if c.KeepAlive == 0 {
 		c.KeepAlive = Duration(10 * time.Minute)
-	}
-	if c.Policy == "" {
-		c.Policy = "fixed"
 	}
 	if c.Retries == nil {
 		two := 2

@@ -36,6 +36,9 @@ type PoolGauge struct {
 	Idle, Busy, Wait int
 	Provisioned      int
 	Evicted          map[string]int64
+	// Prewarms and PrewarmsUsed count instances the policy started ahead of
+	// traffic, and those of them that served an invocation.
+	Prewarms, PrewarmsUsed int64
 }
 
 // NewMetrics registers hearth's metrics and the Go runtime's collectors.
@@ -82,6 +85,7 @@ var (
 	instancesDesc = prometheus.NewDesc("hearth_instances", "Instances by function and state (idle, busy, provisioned).", []string{"function", "state"}, nil)
 	queueDesc     = prometheus.NewDesc("hearth_queue_depth", "Invocations waiting for an instance.", []string{"function"}, nil)
 	evictedDesc   = prometheus.NewDesc("hearth_pool_evictions_total", "Instances destroyed by reason.", []string{"function", "reason"}, nil)
+	prewarmDesc   = prometheus.NewDesc("hearth_prewarms_total", "Instances started ahead of traffic by the keep-alive policy (started), and those that served an invocation (used).", []string{"function", "result"}, nil)
 )
 
 type poolCollector struct{ pools PoolGauges }
@@ -90,6 +94,7 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- instancesDesc
 	ch <- queueDesc
 	ch <- evictedDesc
+	ch <- prewarmDesc
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
@@ -98,6 +103,8 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Busy), p.Function, "busy")
 		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Provisioned), p.Function, "provisioned")
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(p.Wait), p.Function)
+		ch <- prometheus.MustNewConstMetric(prewarmDesc, prometheus.CounterValue, float64(p.Prewarms), p.Function, "started")
+		ch <- prometheus.MustNewConstMetric(prewarmDesc, prometheus.CounterValue, float64(p.PrewarmsUsed), p.Function, "used")
 		for reason, n := range p.Evicted {
 			ch <- prometheus.MustNewConstMetric(evictedDesc, prometheus.CounterValue, float64(n), p.Function, reason)
 		}
