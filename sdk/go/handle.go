@@ -26,15 +26,22 @@ func Handle(h HandlerFunc) {
 // serve runs the registered handler on an encoded request and returns the
 // encoded response.
 func serve(envelope []byte) []byte {
-	req, err := abi.DecodeRequest(envelope)
+	// One copy of the whole envelope, out of the buffer the host reuses;
+	// the request's strings and body are views of it.
+	f, err := abi.SplitRequest(clone(envelope))
 	if err != nil {
 		panic("hearth: the host sent a request this SDK cannot read (version mismatch?): " + err.Error())
 	}
 	if guest.handler == nil {
 		panic("hearth: no handler registered: call hearth.Handle from an init function")
 	}
-	resp, err := guest.handler(Context{requestID: req.ID},
-		Request{ID: req.ID, Method: req.Method, Path: req.Path, Query: req.Query, Headers: req.Headers, Body: clone(req.Body)})
+	id := view(f.ID)
+	var body []byte
+	if len(f.Body) > 0 {
+		body = f.Body
+	}
+	resp, err := guest.handler(Context{requestID: id},
+		Request{ID: id, Method: view(f.Method), Path: view(f.Path), Query: view(f.Query), Headers: Header{block: f.Headers}, Body: body})
 	out := abi.Response{Status: resp.Status, Headers: resp.Headers, Body: resp.Body}
 	if err != nil {
 		out = abi.Response{Status: 500}

@@ -39,7 +39,7 @@ func TestServe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			guest.handler = tt.handler
 			t.Cleanup(func() { guest.handler = nil })
-			req := abi.Request{ID: "r1", Method: "POST", Path: "/", Body: []byte("in")}
+			req := abi.Request{ID: "r1", Method: "POST", Path: "/", Body: []byte("in"), Headers: map[string][]string{"A": {"b"}}}
 			b := make([]byte, req.Size())
 			req.Encode(b)
 			got, err := abi.DecodeResponse(serve(b))
@@ -56,11 +56,17 @@ func TestServe(t *testing.T) {
 	}
 }
 
-func TestRequestHeader(t *testing.T) {
-	req := Request{Headers: map[string][]string{"Content-Type": {"application/json"}, "X-Many": {"a", "b"}}}
+func TestHeader(t *testing.T) {
+	h := NewHeader(map[string][]string{"Content-Type": {"application/json"}, "X-Many": {"a", "b"}})
 	for name, want := range map[string]string{"Content-Type": "application/json", "content-type": "application/json", "x-many": "a", "Missing": ""} {
-		if got := req.Header(name); got != want {
-			t.Errorf("Header(%q) = %q, want %q", name, got, want)
+		if got := h.Get(name); got != want {
+			t.Errorf("Get(%q) = %q, want %q", name, got, want)
 		}
+	}
+	if got := h.Values("X-MANY"); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Errorf("Values = %q, want [a b]", got)
+	}
+	if got, want := h.Map(), map[string][]string{"Content-Type": {"application/json"}, "X-Many": {"a", "b"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Map = %v, want %v", got, want)
 	}
 }

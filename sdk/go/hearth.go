@@ -45,7 +45,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Request is one invocation: the body sent to the function and, for the
@@ -58,22 +57,9 @@ type Request struct {
 	Path string
 	// Query is the raw query string, without "?".
 	Query   string
-	Headers map[string][]string
-	Body    []byte
-}
-
-// Header returns the first value of the header name, matched without
-// regard to case, or "".
-func (r Request) Header(name string) string {
-	if vs, ok := r.Headers[name]; ok && len(vs) > 0 {
-		return vs[0]
-	}
-	for k, vs := range r.Headers {
-		if strings.EqualFold(k, name) && len(vs) > 0 {
-			return vs[0]
-		}
-	}
-	return ""
+	Headers Header
+	// Body belongs to the handler: it may keep or change it.
+	Body []byte
 }
 
 // DecodeJSON unmarshals the body into v. A body that is not valid JSON for

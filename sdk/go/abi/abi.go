@@ -106,20 +106,68 @@ func (r *Request) Encode(dst []byte) int {
 
 // DecodeRequest parses a request envelope. Strings are copies; Body aliases b.
 func DecodeRequest(b []byte) (Request, error) {
+	f, err := SplitRequest(b)
+	if err != nil {
+		return Request{}, err
+	}
+	h, err := DecodeHeaders(f.Headers)
+	if err != nil {
+		return Request{}, fmt.Errorf("request: %w", err)
+	}
+	return Request{ID: string(f.ID), Method: string(f.Method), Path: string(f.Path), Query: string(f.Query),
+		Headers: h, Body: f.Body}, nil
+}
+
+// RequestFields are the fields of a request envelope, still encoded:
+// slices of the envelope, Headers a headers block.
+type RequestFields struct {
+	ID, Method, Path, Query, Headers, Body []byte
+}
+
+// SplitRequest checks a request envelope, headers block included, and
+// returns its fields without copying or allocating: a guest that reads
+// only what it needs pays only for that.
+func SplitRequest(b []byte) (RequestFields, error) {
 	lens, rest, err := fixed(b, RequestHeaderSize)
 	if err != nil {
-		return Request{}, fmt.Errorf("request: %w", err)
+		return RequestFields{}, fmt.Errorf("request: %w", err)
 	}
-	var f [6][]byte
-	if f, err = split6(rest, lens); err != nil {
-		return Request{}, fmt.Errorf("request: %w", err)
-	}
-	h, err := DecodeHeaders(f[4])
+	f, err := split6(rest, lens)
 	if err != nil {
-		return Request{}, fmt.Errorf("request: %w", err)
+		return RequestFields{}, fmt.Errorf("request: %w", err)
 	}
-	return Request{ID: string(f[0]), Method: string(f[1]), Path: string(f[2]), Query: string(f[3]),
-		Headers: h, Body: f[5]}, nil
+	for h := f[4]; len(h) > 0; {
+		var err error
+		if _, h, err = lenPrefixed(h); err == nil {
+			_, h, err = lenPrefixed(h)
+		}
+		if err != nil {
+			return RequestFields{}, fmt.Errorf("request: headers: %w", err)
+		}
+	}
+	return RequestFields{ID: f[0], Method: f[1], Path: f[2], Query: f[3], Headers: f[4], Body: f[5]}, nil
+}
+
+// NextHeader returns the first entry of a checked headers block and the
+// rest of the block; ok is false at its end.
+func NextHeader(block []byte) (name, value, rest []byte, ok bool) {
+	name, rest, err := lenPrefixed(block)
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	value, rest, err = lenPrefixed(rest)
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	return name, value, rest, true
+}
+
+// AppendHeader appends one entry to a headers block.
+func AppendHeader(block []byte, name, value string) []byte {
+	block = binary.LittleEndian.AppendUint32(block, uint32(len(name)))
+	block = append(block, name...)
+	block = binary.LittleEndian.AppendUint32(block, uint32(len(value)))
+	return append(block, value...)
 }
 
 // Size is the encoded size of r.

@@ -26,7 +26,7 @@ func handle(ctx hearth.Context, req hearth.Request) (hearth.Response, error) {
 	calls++
 	switch req.Path {
 	case "/echo":
-		return hearth.Response{Status: 201, Headers: map[string][]string{"X-Method": {req.Method}, "X-Query": {req.Query}, "X-Got": {req.Header("x-test")}}, Body: req.Body}, nil
+		return hearth.Response{Status: 201, Headers: map[string][]string{"X-Method": {req.Method}, "X-Query": {req.Query}, "X-Got": {req.Headers.Get("x-test")}}, Body: req.Body}, nil
 	case "/count":
 		return hearth.Text(fmt.Sprint(calls)), nil
 	case "/env":
