@@ -4,5 +4,7 @@ import "github.com/spf13/cobra"
 
 // addHelperCommands wires commands that live in their own files.
 func addHelperCommands(root *cobra.Command) {
-	root.AddCommand(newSimCommand())
+	wf := &cobra.Command{Use: "wf", Short: "Workflows in Amazon States Language"}
+	wf.AddCommand(newWorkflowRunCommand())
+	root.AddCommand(newSimCommand(), wf)
 }
