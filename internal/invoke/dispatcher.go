@@ -42,6 +42,8 @@ type Options struct {
 	Logger   *slog.Logger
 	Logs     *fnlog.Book
 	Metrics  *telemetry.Metrics
+	// Recorder, if set, sees every finished invocation.
+	Recorder telemetry.Recorder
 	// QueueSize and QueueTimeout bound how many invocations wait for an
 	// instance at a function's concurrency limit, and for how long.
 	QueueSize    int
@@ -317,8 +319,17 @@ func (d *Dispatcher) report(a *active, res *Result, err error) {
 		msg = append(msg, " error="...)
 		msg = append(msg, err.Error()...)
 	}
-	d.opts.Logs.Append(fnlog.Entry{Time: d.opts.Clock.Now(), Function: fn.Name, Version: fn.Version,
+	now := d.opts.Clock.Now()
+	d.opts.Logs.Append(fnlog.Entry{Time: now, Function: fn.Name, Version: fn.Version,
 		RequestID: res.RequestID, Stream: fnlog.StreamHearth, Message: string(msg)})
+	if d.opts.Recorder != nil {
+		phases := map[string]time.Duration{"handler": res.Phases.Handler}
+		if res.Cold {
+			phases = PhaseMap(res.Phases)
+		}
+		d.opts.Recorder.Record(telemetry.Invocation{Time: now, Function: fn.Name, Version: fn.Version,
+			RequestID: res.RequestID, Cold: res.Cold, Phases: phases, Duration: res.Phases.Handler, Outcome: outcome})
+	}
 	if d.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		d.opts.Logger.Debug("invocation", "function", fn.Name, "version", fn.Version, "request_id", res.RequestID,
 			"cold", res.Cold, "duration", res.Phases.Handler, "outcome", outcome)
