@@ -88,3 +88,44 @@ func TestEcho(t *testing.T) {
 		t.Fatalf("log lines %q, want the guest's hearth.log line tagged with the request id", logged)
 	}
 }
+
+// BenchmarkWarmInvoke measures the runtime's own per-invoke cost with a
+// guest that does almost nothing: no Go runtime, no allocation.
+func BenchmarkWarmInvoke(b *testing.B) {
+	ctx := context.Background()
+	tool, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		b.Skip("wat2wasm not found (Debian: apt-get install wabt)")
+	}
+	out := filepath.Join(b.TempDir(), "echo.wasm")
+	if msg, err := exec.Command(tool, "echo.wat", "-o", out).CombinedOutput(); err != nil {
+		b.Fatalf("wat2wasm: %v\n%s", err, msg)
+	}
+	code, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := wasm.New(ctx, wasm.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close(ctx)
+	tmpl, err := r.Prepare(ctx, runtime.Spec{Name: "wat-echo"}, runtime.Artifact{Bytes: code})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tmpl.Close(ctx)
+	inst, _, err := tmpl.Spawn(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	req := runtime.Request{ID: "bench", Method: "POST", Path: "/", Body: []byte(`{"name":"bench"}`),
+		Headers: map[string][]string{"Content-Type": {"application/json"}, "User-Agent": {"Go-http-client/1.1"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := inst.Invoke(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
