@@ -4,10 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"golang.org/x/sys/unix"
 
 	"github.com/hearth-sh/hearth/client"
+	"github.com/hearth-sh/hearth/internal/api/lambdaapi"
+	"github.com/hearth-sh/hearth/internal/fnlog"
 	"github.com/hearth-sh/hearth/internal/node"
 	"github.com/hearth-sh/hearth/internal/runtime"
 	"github.com/hearth-sh/hearth/internal/runtime/process"
@@ -423,4 +431,80 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// clientLogs serves the Lambda API's log tail from the node's log API.
+type clientLogs struct{ c *client.Client }
+
+func (l clientLogs) Tail(function string, n int) []fnlog.Entry {
+	entries, err := l.c.Logs(context.Background(), function, n)
+	if err != nil {
+		return nil
+	}
+	out := make([]fnlog.Entry, len(entries))
+	for i, e := range entries {
+		out[i] = fnlog.Entry{Time: e.Time, Function: e.Function, Version: e.Version, RequestID: e.RequestID, Stream: e.Stream, Message: e.Message}
+	}
+	return out
+}
+
+// TestLambdaInvokeAPIOnANode: the official AWS SDK's Invoke runs a real
+// aws-lambda-go function on the process runtime and a wasm function alike.
+func TestLambdaInvokeAPIOnANode(t *testing.T) {
+	n, c, _ := processNode(t)
+	deploy(t, c, "behave", client.FunctionConfig{Runtime: "process", Timeout: client.Duration(time.Second)}, buildLambda(t, "testdata/lambda/behave"))
+	deploy(t, c, "hello", client.FunctionConfig{}, build(t, "../../examples/hello"))
+	api := lambdaapi.New(lambdaapi.Config{Invoker: n, Logs: clientLogs{c}})
+	mux := http.NewServeMux()
+	api.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = api.Close(context.Background()) })
+	sdk := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "hearth", SecretAccessKey: "hearth"}, nil
+		})})
+	ctx := context.Background()
+
+	tests := []struct {
+		name, function, payload string
+		logType                 types.LogType
+		wantFuncError, want     string
+	}{
+		{"process success", "behave", `{"action":"echo","data":"sdk"}`, "", "", `"data":"sdk"`},
+		{"process error", "behave", `{"action":"error"}`, "", "Unhandled", `"errorType":"errorString"`},
+		{"process panic with stack", "behave", `{"action":"panic"}`, "", "Unhandled", `"stackTrace"`},
+		{"process timeout", "behave", `{"action":"hang"}`, "", "Unhandled", `"errorType":"Sandbox.Timedout"`},
+		{"process log tail", "behave", `{"action":"log"}`, types.LogTypeTail, "", `"logged"`},
+		{"wasm success", "hello", `{"name":"sdk"}`, "", "", `hello, sdk`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := sdk.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(tt.function), Payload: []byte(tt.payload), LogType: tt.logType})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.StatusCode != 200 || aws.ToString(out.FunctionError) != tt.wantFuncError || !strings.Contains(string(out.Payload), tt.want) {
+				t.Fatalf("got %d %q %s, want 200 %q %s", out.StatusCode, aws.ToString(out.FunctionError), out.Payload, tt.wantFuncError, tt.want)
+			}
+			if tt.logType == types.LogTypeTail {
+				tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+				if !strings.Contains(string(tail), "REPORT RequestId:") {
+					t.Fatalf("log tail %q", tail)
+				}
+			}
+		})
+	}
+	_, err := sdk.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("missing")})
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Fatalf("unknown function: %v, want ResourceNotFoundException", err)
+	}
+	out, err := sdk.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("behave"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"action":"log"}`)})
+	if err != nil || out.StatusCode != 202 {
+		t.Fatalf("event: %v %v, want 202", out, err)
+	}
+	if err := api.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
