@@ -40,7 +40,7 @@ func (i *instance) call(ctx context.Context, fn api.Function, stack []uint64) er
 	i.state.ctx = nil
 	switch {
 	case i.mem != nil && i.mem.exceeded:
-		return fmt.Errorf("%w: memory limit %d MiB", runtime.ErrMemoryLimit, i.mem.limit>>20)
+		return fmt.Errorf("%w of %d MiB (memory.grow refused): raise --memory or make the function use less", runtime.ErrMemoryLimit, i.mem.limit>>20)
 	case err == nil:
 		return nil
 	case fired.Load():
@@ -62,7 +62,13 @@ func (i *instance) explain(ctx context.Context, err error) error {
 			return fmt.Errorf("%w: %w", runtime.ErrTrap, &guestExit{code: code, msg: i.withGuestMessage(fmt.Sprintf("the function exited with code %d", code))})
 		}
 	}
-	return fmt.Errorf("%w: %s", runtime.ErrTrap, i.withGuestMessage(summarizeTrap(err)))
+	trap := summarizeTrap(err)
+	if crash := i.state.crash; crash != "" {
+		// A Go panic ends in a trap inside the runtime; what the guest
+		// printed says far more than where it trapped.
+		return fmt.Errorf("%w: %s (%s)", runtime.ErrTrap, crash, trap)
+	}
+	return fmt.Errorf("%w: %s", runtime.ErrTrap, i.withGuestMessage(trap))
 }
 
 // guestExit is a guest's proc_exit: a crash for a reactor, the answer of a

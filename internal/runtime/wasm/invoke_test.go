@@ -91,7 +91,7 @@ func TestReactorInvoke(t *testing.T) {
 		{"bad request", runtime.Request{Path: "/badrequest"}, outcome{errType: "BadRequest", errSubstr: "no such thing"}},
 		{"panic", runtime.Request{Path: "/panic"}, outcome{err: runtime.ErrTrap, errSubstr: "panic: boom"}},
 		{"exit", runtime.Request{Path: "/exit"}, outcome{err: runtime.ErrTrap, errSubstr: "exited with code 3"}},
-		{"memory limit", runtime.Request{Path: "/alloc"}, outcome{err: runtime.ErrMemoryLimit, errSubstr: "64 MiB"}},
+		{"memory limit", runtime.Request{Path: "/alloc"}, outcome{err: runtime.ErrMemoryLimit, errSubstr: "of 64 MiB"}},
 		{"response too large", runtime.Request{Path: "/big"}, outcome{err: runtime.ErrResponseTooLarge, errSubstr: "limit 65536"}},
 	}
 	for _, tt := range tests {
