@@ -65,6 +65,7 @@ func newRootCommand() *cobra.Command {
 		newGetCommand(g),
 		newRemoveCommand(g),
 		newLogsCommand(g),
+		newStateCommand(g),
 		newBenchCommand(),
 	)
 	addHelperCommands(root)

@@ -49,6 +49,7 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&cfg.NATSURL, "nats-url", os.Getenv("HEARTH_NATS_URL"), "use an external NATS cluster instead of the embedded server")
 	f.StringVar(&cfg.NATSListen, "nats-listen", "", "let the embedded NATS server accept TCP clients on this host:port")
 	f.BoolVar(&cfg.SyncAlways, "sync-always", false, "fsync every backbone write (survives power loss; slower)")
+	f.StringArrayVar(&cfg.Stores, "store", nil, "add a state store NAME=nats|memory|redis://…|postgres://… (repeatable; see docs/state.md)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	// The token flag is global (it is also what the client sends).

@@ -61,6 +61,9 @@ func Open(ctx context.Context, cfg Config) (*Backbone, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		SyncAlways: cfg.SyncAlways,
+		// NATS's default 1 MiB leaves no room for headers around a 1 MiB
+		// state value or a 6 MiB async payload.
+		MaxPayload: 8 << 20,
 	}
 	if cfg.Listen != "" {
 		host, port, err := splitHostPort(cfg.Listen)

@@ -177,6 +177,26 @@ func TestCLI(t *testing.T) {
 		}
 	}
 
+	// State from the CLI: set, get, conditional writes, list, delete.
+	etag := strings.TrimSpace(h.ok("state", "set", "default", "greeting/en", "hello"))
+	if out := h.ok("state", "get", "default", "greeting/en"); strings.TrimSpace(out) != "hello" {
+		t.Fatalf("state get: %q", out)
+	}
+	h.ok("state", "set", "default", "greeting/en", "hi", "--if-match", etag)
+	if _, errOut, ok := h.run("", "state", "set", "default", "greeting/en", "stale", "--if-match", etag); ok || !strings.Contains(errOut, "etag") {
+		t.Fatalf("stale --if-match: ok=%v %s", ok, errOut)
+	}
+	if out := h.ok("state", "ls", "default", "greeting/"); strings.TrimSpace(out) != "greeting/en" {
+		t.Fatalf("state ls: %q", out)
+	}
+	h.ok("state", "rm", "default", "greeting/en")
+	if _, errOut, ok := h.run("", "state", "get", "default", "greeting/en"); ok || !strings.Contains(errOut, "not found") {
+		t.Fatalf("state get after rm: ok=%v %s", ok, errOut)
+	}
+	if _, errOut, ok := h.run("", "state", "get", "nostore", "k"); ok || !strings.Contains(errOut, "nostore") {
+		t.Fatalf("unknown store: ok=%v %s", ok, errOut)
+	}
+
 	// A restart keeps what was deployed.
 	_ = up.Process.Signal(os.Interrupt)
 	_ = up.Wait()

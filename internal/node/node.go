@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"github.com/hearth-sh/hearth/internal/api"
+	"github.com/hearth-sh/hearth/internal/api/stateapi"
 	"github.com/hearth-sh/hearth/internal/backbone"
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/fnlog"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/state"
 	"github.com/hearth-sh/hearth/internal/telemetry"
 )
 
@@ -44,6 +46,10 @@ type Config struct {
 	Runtimes map[string]runtime.Runtime
 	// QueueTimeout bounds how long an invocation waits at a concurrency limit.
 	QueueTimeout time.Duration
+	// Stores configures state stores, one spec per entry
+	// ("NAME=BACKEND[,OPTION=VALUE]...", see docs/state.md). A store named
+	// "default" on the backbone is always there.
+	Stores []string
 }
 
 // Node is a running hearth node.
@@ -51,6 +57,7 @@ type Node struct {
 	cfg        Config
 	backbone   *backbone.Backbone
 	registry   *registry.Registry
+	stores     *state.Registry
 	dispatcher *invoke.Dispatcher
 	logs       *fnlog.Book
 	metrics    *telemetry.Metrics
@@ -103,6 +110,11 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.stores, err = state.OpenAll(ctx, cfg.Stores, state.Env{JetStream: bb.JS, Clock: cfg.Clock, Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("state stores: %w", err)
+	}
+	n.closers = append(n.closers, func(context.Context) error { return n.stores.Close() })
 	runtimes := cfg.Runtimes
 	if runtimes == nil {
 		runtimes, err = n.builtinRuntimes(ctx)
@@ -123,11 +135,17 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger})
+	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger,
+		Mount: n.mount})
 	n.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	n.server.RegisterOnShutdown(srv.Close)
 	go func() { n.served <- n.server.Serve(n.listener) }()
 	return nil
+}
+
+// mount adds the API surfaces of the node's other services.
+func (n *Node) mount(mux *http.ServeMux) {
+	stateapi.Register(mux, n.stores)
 }
 
 // restore activates every deployed function, as after a restart. A function

@@ -10,7 +10,7 @@ import (
 
 // builtinRuntimes starts the runtimes this node offers.
 func (n *Node) builtinRuntimes(ctx context.Context) (map[string]runtime.Runtime, error) {
-	w, err := wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(n.cfg.DataDir, "cache", "wasm"), Logger: n.cfg.Logger})
+	w, err := wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(n.cfg.DataDir, "cache", "wasm"), Logger: n.cfg.Logger, Host: n})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,95 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hearth-sh/hearth/internal/state"
+	"github.com/hearth-sh/hearth/sdk/go/abi"
+)
+
+// HostCall serves the capabilities a guest reaches through hearth.call. It
+// implements wasm.HostCalls. Every function may use every store of the node.
+func (n *Node) HostCall(ctx context.Context, op string, input []byte) ([]byte, error) {
+	switch op {
+	case abi.OpStateGet, abi.OpStateSet, abi.OpStateDelete, abi.OpStateBulkGet, abi.OpStateTransact, abi.OpStateList:
+		var call abi.StateCall
+		if err := json.Unmarshal(input, &call); err != nil {
+			return nil, fmt.Errorf("%s: malformed input: %w", op, err)
+		}
+		res := n.stateCall(ctx, op, call)
+		return json.Marshal(res)
+	}
+	return nil, fmt.Errorf("unknown host operation %q", op)
+}
+
+func (n *Node) stateCall(ctx context.Context, op string, c abi.StateCall) abi.StateResult {
+	st, ok := n.stores.Store(c.Store)
+	if !ok {
+		return abi.StateResult{Error: &abi.StateError{Code: abi.StateErrStoreNotFound,
+			Message: fmt.Sprintf("no state store %q on this node (stores: %v)", c.Store, n.stores.Names())}}
+	}
+	var res abi.StateResult
+	var err error
+	switch op {
+	case abi.OpStateGet:
+		var e state.Entry
+		e, err = st.Get(ctx, c.Key)
+		if errors.Is(err, state.ErrNotFound) {
+			return res
+		}
+		res.Found, res.Value, res.ETag = err == nil, e.Value, e.ETag
+	case abi.OpStateSet:
+		res.ETag, err = st.Set(ctx, c.Key, c.Value, state.SetOptions{IfMatch: c.IfMatch, IfNoneMatch: c.IfNoneMatch,
+			TTL: time.Duration(c.TTLMillis) * time.Millisecond})
+	case abi.OpStateDelete:
+		err = st.Delete(ctx, c.Key, state.DeleteOptions{IfMatch: c.IfMatch})
+	case abi.OpStateBulkGet:
+		var items []state.Item
+		items, err = st.BulkGet(ctx, c.Keys)
+		for _, it := range items {
+			res.Items = append(res.Items, abi.StateItem{Key: it.Key, Found: it.Found, Value: it.Value, ETag: it.ETag})
+		}
+	case abi.OpStateTransact:
+		ops := make([]state.Op, 0, len(c.Ops))
+		for _, o := range c.Ops {
+			kind := state.OpSet
+			if o.Op == "delete" {
+				kind = state.OpDelete
+			} else if o.Op != "set" {
+				return abi.StateResult{Error: &abi.StateError{Code: abi.StateErrInvalid, Message: fmt.Sprintf("transaction op %q: use set or delete", o.Op)}}
+			}
+			ops = append(ops, state.Op{Kind: kind, Key: o.Key, Value: o.Value, IfMatch: o.IfMatch, IfNoneMatch: o.IfNoneMatch,
+				TTL: time.Duration(o.TTLMillis) * time.Millisecond})
+		}
+		err = st.Transact(ctx, ops)
+	case abi.OpStateList:
+		var page state.Page
+		page, err = st.List(ctx, c.Prefix, c.Cursor, c.Limit)
+		res.Keys, res.Cursor = page.Keys, page.Cursor
+	}
+	if err != nil {
+		return abi.StateResult{Error: stateError(err)}
+	}
+	return res
+}
+
+func stateError(err error) *abi.StateError {
+	code := abi.StateErrInternal
+	switch {
+	case errors.Is(err, state.ErrETagMismatch):
+		code = abi.StateErrETagMismatch
+	case errors.Is(err, state.ErrKeyExists):
+		code = abi.StateErrKeyExists
+	case errors.Is(err, state.ErrInvalidKey), errors.Is(err, state.ErrInvalidETag), errors.Is(err, state.ErrInvalidArgument):
+		code = abi.StateErrInvalid
+	case errors.Is(err, state.ErrTooLarge):
+		code = abi.StateErrTooLarge
+	case errors.Is(err, state.ErrUnavailable):
+		code = abi.StateErrUnavailable
+	}
+	return &abi.StateError{Code: code, Message: err.Error()}
+}
