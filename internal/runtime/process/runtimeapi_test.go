@@ -90,7 +90,7 @@ next
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	resp, err := inst.Invoke(ctx, runtime.Request{ID: "abc123", Body: []byte(`{}`), Headers: map[string][]string{
-		HeaderClientContext: {"eyJjdXN0b20iOnsiayI6InYifX0="}, // {"custom":{"k":"v"}}
+		HeaderClientContext:   {"eyJjdXN0b20iOnsiayI6InYifX0="}, // {"custom":{"k":"v"}}
 		HeaderCognitoIdentity: {`{"cognitoIdentityId":"i"}`},
 	}})
 	if err != nil {
