@@ -58,10 +58,17 @@ func BenchmarkWarmInvokeTimeout(b *testing.B) {
 }
 
 // BenchmarkColdStart measures a cold start with the code compiled: Spawn
-// (instantiate and _initialize) and the first invocation, then Close. It
-// reports the mean of each phase.
+// (instantiate and _initialize, or restore from a snapshot) and the first
+// invocation, then Close. It reports the mean of each phase.
 func BenchmarkColdStart(b *testing.B) {
-	r := newRuntime(b, wasm.Config{})
+	for _, snap := range []bool{false, true} {
+		name := map[bool]string{false: "init", true: "snapshot"}[snap]
+		b.Run(name, func(b *testing.B) { benchmarkColdStart(b, snap) })
+	}
+}
+
+func benchmarkColdStart(b *testing.B, snapshots bool) {
+	r := newRuntime(b, wasm.Config{Snapshots: snapshots})
 	tmpl := prepare(b, r, runtime.Spec{}, guest(b, "../../../examples/echo", false))
 	ctx := context.Background()
 	var sum runtime.Phases

@@ -14,12 +14,15 @@ type limitedMemory struct {
 	exceeded bool
 }
 
-// Allocate implements experimental.MemoryAllocator; each instance has its own.
+// Allocate implements experimental.MemoryAllocator; each instance has its
+// own. A memory restored from a snapshot arrives with buf already filled.
 func (m *limitedMemory) Allocate(capacity, max uint64) experimental.LinearMemory {
 	if max < m.limit {
 		m.limit = max
 	}
-	m.buf = make([]byte, 0, min(capacity, m.limit))
+	if m.buf == nil {
+		m.buf = make([]byte, 0, min(capacity, m.limit))
+	}
 	return m
 }
 

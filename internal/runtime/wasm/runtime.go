@@ -60,6 +60,11 @@ type Config struct {
 	// Host supplies the capabilities behind the hearth.call host function.
 	// Nil answers every capability call with "not available".
 	Host HostCalls
+	// Snapshots makes Prepare run a reactor's _initialize once and restore
+	// every instance from the resulting memory image instead of
+	// initialising it (see Template.Snapshot). When capture fails the
+	// template falls back to normal initialisation and logs why.
+	Snapshots bool
 }
 
 // Runtime compiles and instantiates WebAssembly functions. It implements
@@ -70,12 +75,14 @@ type Config struct {
 // Close the Runtime after every Template and Instance made from it is
 // closed; closing it releases all compiled code at once.
 type Runtime struct {
-	wz     wazero.Runtime
-	cache  wazero.CompilationCache
-	log    *slog.Logger
-	clock  clock.Clock
-	host   HostCalls
-	hostFn map[string]api.FunctionDefinition // "module.name" → signature, for import checks
+	wz    wazero.Runtime
+	cache wazero.CompilationCache
+	log   *slog.Logger
+	clock clock.Clock
+	host  HostCalls
+	// snapshots: restore reactors from a post-init snapshot (Config.Snapshots).
+	snapshots bool
+	hostFn    map[string]api.FunctionDefinition // "module.name" → signature, for import checks
 
 	// instances maps a guest module to its instance so that host functions,
 	// which only receive the calling module, find the invocation they serve.
@@ -99,7 +106,7 @@ var _ runtime.Runtime = (*Runtime)(nil)
 // context-done (so a timed-out guest is interrupted), the WASI and hearth
 // host modules.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	r := &Runtime{log: cfg.Logger, clock: cfg.Clock, host: cfg.Host, modules: map[string]*sharedModule{}}
+	r := &Runtime{log: cfg.Logger, clock: cfg.Clock, host: cfg.Host, snapshots: cfg.Snapshots, modules: map[string]*sharedModule{}}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -185,6 +192,14 @@ func (r *Runtime) prepare(ctx context.Context, spec runtime.Spec, art runtime.Ar
 		return nil, fmt.Errorf("function %s version %d: %w", spec.Name, spec.Version, err)
 	}
 	t.env = guestEnv(spec)
+	if r.snapshots && t.Shape() == Reactor && m.info.hasInit {
+		snap, err := t.capture(ctx, art.Bytes)
+		if err != nil {
+			r.log.Warn("wasm snapshot capture failed; instances will initialise normally",
+				"function", spec.Name, "version", spec.Version, "err", err)
+		}
+		t.snap = snap
+	}
 	return t, nil
 }
 

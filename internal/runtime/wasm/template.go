@@ -26,6 +26,7 @@ type Template struct {
 	mod         *sharedModule
 	compileTime time.Duration
 	env         [][2]string
+	snap        *snapshot // nil: instances run _initialize
 	closed      atomic.Bool
 }
 
@@ -58,13 +59,23 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 	clk := t.rt.clock
 	var ph runtime.Phases
 	start := clk.Now()
-	i.mem = &limitedMemory{limit: t.memoryLimit()}
 	cfg := t.moduleConfig(i.state, eofReader{}, &i.state.stdout, nil)
-	ictx := experimental.WithMemoryAllocator(ctx, i.mem)
+	compiled := t.mod.compiled
 	provisioned := clk.Now()
 	ph.Provision = provisioned.Sub(start)
+	if t.snap != nil {
+		// The restore is the function's init, done another way.
+		compiled = t.snap.baked
+		i.mem = t.snap.restoreMemory(t.memoryLimit())
+		restored := clk.Now()
+		ph.Init = restored.Sub(provisioned)
+		provisioned = restored
+	} else {
+		i.mem = &limitedMemory{limit: t.memoryLimit()}
+	}
+	ictx := experimental.WithMemoryAllocator(ctx, i.mem)
 
-	mod, err := t.rt.wz.InstantiateModule(ictx, t.mod.compiled, cfg)
+	mod, err := t.rt.wz.InstantiateModule(ictx, compiled, cfg)
 	if err != nil {
 		return nil, ph, fmt.Errorf("spawn %s: instantiate: %w", t.spec.Name, i.explain(ctx, err))
 	}
@@ -75,7 +86,7 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 	instantiated := clk.Now()
 	ph.Runtime = instantiated.Sub(provisioned)
 
-	if t.mod.info.hasInit {
+	if t.mod.info.hasInit && t.snap == nil {
 		i.state.begin("")
 		err := i.call(ctx, mod.ExportedFunction(exportInitialize), nil)
 		i.state.end()
@@ -84,7 +95,7 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 			return nil, ph, fmt.Errorf("spawn %s: %w: %w", t.spec.Name, runtime.ErrInit, err)
 		}
 	}
-	ph.Init = clk.Now().Sub(instantiated)
+	ph.Init += clk.Now().Sub(instantiated)
 	return &reactorInstance{instance: i}, ph, nil
 }
 
@@ -96,6 +107,11 @@ func (t *Template) Close(ctx context.Context) error {
 		return nil
 	}
 	t.rt.releaseModule(ctx, t.digest)
+	if t.snap != nil {
+		if err := t.snap.baked.Close(ctx); err != nil {
+			return fmt.Errorf("close %s snapshot: %w", t.spec.Name, err)
+		}
+	}
 	return nil
 }
 

@@ -6,10 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 
 	hearth "github.com/hearth-sh/hearth/sdk/go"
 )
+
+// table holds closures made at init, which a restored instance must still
+// be able to call.
+var table = map[int]func() string{}
 
 var (
 	calls   int // survives across invocations of one instance
@@ -19,6 +25,9 @@ var (
 
 func init() {
 	fmt.Println("init says hi")
+	for i := range 10 {
+		table[i] = func() string { return "closure " + strconv.Itoa(i) }
+	}
 	hearth.Handle(handle)
 }
 
@@ -55,6 +64,21 @@ func handle(ctx hearth.Context, req hearth.Request) (hearth.Response, error) {
 		return hearth.Response{Body: []byte(strings.Repeat("x", 1<<20))}, nil
 	case "/exit":
 		os.Exit(3)
+	case "/gc":
+		// Work the heap and collect: a restored instance's runtime must
+		// be whole, not just its memory.
+		m := map[int]string{}
+		for i := range 20000 {
+			m[i] = strconv.Itoa(i)
+		}
+		goruntime.GC()
+		sum := 0
+		for k, v := range m {
+			if strconv.Itoa(k) == v {
+				sum++
+			}
+		}
+		return hearth.Text(fmt.Sprint(sum, " ", len(table), " ", table[7]())), nil
 	case "/hostcall":
 		out, err := hearth.HostCall("test.upper", req.Body)
 		if err != nil {
