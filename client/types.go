@@ -45,6 +45,7 @@ type LogEntry struct {
 	Function  string    `json:"function"`
 	Version   int64     `json:"version,omitempty"`
 	RequestID string    `json:"request_id,omitempty"`
+	TraceID   string    `json:"trace_id,omitempty"`
 	// Stream is "stdout", "stderr" or "hearth" (hearth's line per invocation).
 	Stream  string `json:"stream"`
 	Message string `json:"message"`

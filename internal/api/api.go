@@ -7,13 +7,22 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/hearth-sh/hearth/internal/apierror"
 	"github.com/hearth-sh/hearth/internal/fnlog"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/telemetry"
 )
 
 // Functions is what the API needs from the node to manage and call functions.
@@ -38,6 +47,12 @@ type Config struct {
 	MaxArtifactBytes int64
 	// Mount, if set, adds more routes (state, workflows, ...) to the mux.
 	Mount func(mux *http.ServeMux)
+	// Tracer traces requests (nil: no tracing); Propagator reads the
+	// caller's W3C traceparent.
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
+	// Traces, if set, serves recent traces at /v1/traces.
+	Traces *telemetry.RecentTraces
 }
 
 // Server serves the API.
@@ -59,6 +74,12 @@ func New(cfg Config) *Server {
 	if cfg.MaxArtifactBytes == 0 {
 		cfg.MaxArtifactBytes = 64 << 20
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	if cfg.Propagator == nil {
+		cfg.Propagator = propagation.TraceContext{}
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), closing: make(chan struct{})}
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -71,6 +92,8 @@ func New(cfg Config) *Server {
 	m.HandleFunc("DELETE /v1/functions/{name}", s.deleteFunction)
 	m.HandleFunc("POST /v1/functions/{name}/invoke", s.invokeFunction)
 	m.HandleFunc("GET /v1/functions/{name}/logs", s.functionLogs)
+	m.HandleFunc("GET /v1/traces", s.listTraces)
+	m.HandleFunc("GET /v1/traces/{id}", s.getTrace)
 	m.HandleFunc("/fn/{name}", s.httpTrigger)
 	m.HandleFunc("/fn/{name}/{path...}", s.httpTrigger)
 	if cfg.Mount != nil {
@@ -86,7 +109,77 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errUnauthorized)
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	ctx := s.cfg.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := s.cfg.Tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+	defer span.End()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	r = r.WithContext(ctx)
+	s.mux.ServeHTTP(sw, r)
+	if r.Pattern != "" {
+		span.SetName(r.Pattern)
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
+	if sw.status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(sw.status))
+	}
+}
+
+// statusWriter remembers the status a handler sent, for the request's span.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets streaming handlers (log follows) flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) listTraces(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Traces == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"traces": []telemetry.Trace{}})
+		return
+	}
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, apierror.BadRequest("limit %q must be a positive integer", v))
+			return
+		}
+		limit = n
+	}
+	traces := s.cfg.Traces.List(limit)
+	if traces == nil {
+		traces = []telemetry.Trace{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"traces": traces})
+}
+
+func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if s.cfg.Traces != nil {
+		if t, ok := s.cfg.Traces.Get(id); ok {
+			writeJSON(w, http.StatusOK, t)
+			return
+		}
+	}
+	writeError(w, apierror.NotFound("trace %s is not among the recent traces this node keeps", id))
 }
 
 // authorized compares the bearer token in constant time, so that response

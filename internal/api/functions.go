@@ -243,6 +243,9 @@ func writeInvokeHeaders(w http.ResponseWriter, res *invoke.Result) {
 	h.Set("X-Hearth-Version", strconv.FormatInt(res.Version, 10))
 	h.Set("X-Hearth-Cold", strconv.FormatBool(res.Cold))
 	h.Set("Server-Timing", ServerTiming(res))
+	if res.TraceID != "" {
+		h.Set("X-Hearth-Trace-Id", res.TraceID)
+	}
 }
 
 // ServerTiming formats an invocation's phases as a Server-Timing header

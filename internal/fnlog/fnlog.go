@@ -21,6 +21,7 @@ type Entry struct {
 	Function  string    `json:"function"`
 	Version   int64     `json:"version,omitempty"`
 	RequestID string    `json:"request_id,omitempty"`
+	TraceID   string    `json:"trace_id,omitempty"`
 	Stream    string    `json:"stream"`
 	Message   string    `json:"message"`
 }

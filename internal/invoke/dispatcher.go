@@ -17,6 +17,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/fnlog"
@@ -44,6 +48,8 @@ type Options struct {
 	Metrics  *telemetry.Metrics
 	// Recorder, if set, sees every finished invocation.
 	Recorder telemetry.Recorder
+	// Tracer traces invocations; nil means no tracing.
+	Tracer trace.Tracer
 	// QueueSize and QueueTimeout bound how many invocations wait for an
 	// instance at a function's concurrency limit, and for how long.
 	QueueSize    int
@@ -96,12 +102,17 @@ type Result struct {
 	Cold      bool
 	// Phases holds the cold-start phases (Handler is always set).
 	Phases runtime.Phases
+	// TraceID is the invocation's trace, when traced.
+	TraceID string
 }
 
 // New returns a Dispatcher with no active functions.
 func New(opts Options) *Dispatcher {
 	if opts.QueueSize == 0 {
 		opts.QueueSize = 100
+	}
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	if opts.QueueTimeout == 0 {
 		opts.QueueTimeout = 10 * time.Second
@@ -227,18 +238,34 @@ func (d *Dispatcher) Invoke(ctx context.Context, name string, req runtime.Reques
 	if req.ID == "" {
 		req.ID = NewRequestID()
 	}
+	ctx, span := d.opts.Tracer.Start(ctx, "invoke "+name, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String("faas.name", name), attribute.String("faas.invocation_id", req.ID)))
+	defer span.End()
+	traceID := span.SpanContext().TraceID()
+	if span.SpanContext().IsValid() {
+		req.Headers = withTraceParent(req.Headers, span.SpanContext())
+	}
+
+	acquireStart := d.opts.Clock.Now()
 	a, lease, err := d.acquire(ctx, name)
 	if err != nil {
 		if errors.Is(err, pool.ErrThrottled) {
 			d.opts.Metrics.Invocations.WithLabelValues(name, "throttled").Inc()
 		}
+		span.SetStatus(codes.Error, err.Error())
 		return nil, err
+	}
+	span.SetAttributes(attribute.Int64("faas.version", a.fn.Version), attribute.Bool("faas.coldstart", lease.Cold))
+	if lease.Cold {
+		d.phaseSpans(ctx, acquireStart, lease.Phases)
 	}
 	timeout := time.Duration(a.fn.Config.Timeout)
 	ictx, cancel := context.WithTimeout(ctx, timeout)
+	ictx, hspan := d.opts.Tracer.Start(ictx, "handler")
 	start := d.opts.Clock.Now()
 	resp, err := lease.Instance.Invoke(ictx, req)
 	handler := d.opts.Clock.Now().Sub(start)
+	hspan.End()
 	cancel()
 	if err != nil {
 		lease.Discard()
@@ -247,11 +274,50 @@ func (d *Dispatcher) Invoke(ctx context.Context, name string, req runtime.Reques
 	}
 	res := &Result{Response: resp, RequestID: req.ID, Version: a.fn.Version, Cold: lease.Cold, Phases: lease.Phases}
 	res.Phases.Handler = handler
-	d.report(a, res, err)
+	if traceID.IsValid() {
+		res.TraceID = traceID.String()
+	}
+	outcome := d.report(a, res, err)
+	if outcome != "success" {
+		msg := outcome
+		if err != nil {
+			msg = err.Error()
+		}
+		span.SetStatus(codes.Error, msg)
+	}
 	if err != nil {
 		return res, fmt.Errorf("%s version %d request %s: %w", name, a.fn.Version, req.ID, err)
 	}
 	return res, nil
+}
+
+// phaseSpans records a cold start's phases as consecutive child spans from
+// the moment the pool was asked for an instance.
+func (d *Dispatcher) phaseSpans(ctx context.Context, from time.Time, p runtime.Phases) {
+	_, cold := d.opts.Tracer.Start(ctx, "cold start", trace.WithTimestamp(from))
+	cctx := trace.ContextWithSpan(ctx, cold)
+	at := from
+	for _, ph := range []struct {
+		name string
+		d    time.Duration
+	}{{"provision", p.Provision}, {"runtime", p.Runtime}, {"code", p.Code}, {"init", p.Init}} {
+		_, s := d.opts.Tracer.Start(cctx, ph.name, trace.WithTimestamp(at))
+		at = at.Add(ph.d)
+		s.End(trace.WithTimestamp(at))
+	}
+	cold.End(trace.WithTimestamp(at))
+}
+
+// withTraceParent adds the W3C traceparent of sc to the guest's headers, so
+// that a function (through the SDK) can continue the trace. The caller's
+// map is not modified.
+func withTraceParent(h map[string][]string, sc trace.SpanContext) map[string][]string {
+	out := make(map[string][]string, len(h)+1)
+	for k, v := range h {
+		out[k] = v
+	}
+	out["Traceparent"] = []string{"00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()}
+	return out
 }
 
 // acquire gets an instance of the current version, following a redeploy
@@ -290,7 +356,7 @@ func Outcome(resp runtime.Response, err error) string {
 	}
 }
 
-func (d *Dispatcher) report(a *active, res *Result, err error) {
+func (d *Dispatcher) report(a *active, res *Result, err error) string {
 	fn := a.fn
 	outcome := Outcome(res.Response, err)
 	a.m.outcomes[outcome].Inc()
@@ -315,25 +381,31 @@ func (d *Dispatcher) report(a *active, res *Result, err error) {
 	msg = append(msg, res.Phases.Handler.String()...)
 	msg = append(msg, " outcome="...)
 	msg = append(msg, outcome...)
+	if res.TraceID != "" {
+		msg = append(msg, " trace="...)
+		msg = append(msg, res.TraceID...)
+	}
 	if err != nil {
 		msg = append(msg, " error="...)
 		msg = append(msg, err.Error()...)
 	}
 	now := d.opts.Clock.Now()
 	d.opts.Logs.Append(fnlog.Entry{Time: now, Function: fn.Name, Version: fn.Version,
-		RequestID: res.RequestID, Stream: fnlog.StreamHearth, Message: string(msg)})
+		RequestID: res.RequestID, TraceID: res.TraceID, Stream: fnlog.StreamHearth, Message: string(msg)})
 	if d.opts.Recorder != nil {
 		phases := map[string]time.Duration{"handler": res.Phases.Handler}
 		if res.Cold {
 			phases = PhaseMap(res.Phases)
 		}
 		d.opts.Recorder.Record(telemetry.Invocation{Time: now, Function: fn.Name, Version: fn.Version,
-			RequestID: res.RequestID, Cold: res.Cold, Phases: phases, Duration: res.Phases.Handler, Outcome: outcome})
+			RequestID: res.RequestID, TraceID: res.TraceID, Cold: res.Cold, Phases: phases, Duration: res.Phases.Handler, Outcome: outcome})
 	}
-	if d.opts.Logger.Enabled(context.Background(), slog.LevelDebug) {
-		d.opts.Logger.Debug("invocation", "function", fn.Name, "version", fn.Version, "request_id", res.RequestID,
-			"cold", res.Cold, "duration", res.Phases.Handler, "outcome", outcome)
+	if d.opts.Logger.Enabled(context.Background(), slog.LevelInfo) {
+		d.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "invocation", slog.String("function", fn.Name),
+			slog.Int64("version", fn.Version), slog.String("request_id", res.RequestID), slog.String("trace_id", res.TraceID),
+			slog.Bool("cold", res.Cold), slog.Duration("duration", res.Phases.Handler), slog.String("outcome", outcome))
 	}
+	return outcome
 }
 
 // PhaseMap names the phases of a cold start, in order of the Server-Timing header.

@@ -14,6 +14,8 @@ import (
 // HostCall serves the capabilities a guest reaches through hearth.call. It
 // implements wasm.HostCalls. Every function may use every store of the node.
 func (n *Node) HostCall(ctx context.Context, op string, input []byte) ([]byte, error) {
+	ctx, span := n.tracing.Tracer.Start(ctx, "host "+op)
+	defer span.End()
 	switch op {
 	case abi.OpStateGet, abi.OpStateSet, abi.OpStateDelete, abi.OpStateBulkGet, abi.OpStateTransact, abi.OpStateList:
 		var call abi.StateCall

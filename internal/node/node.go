@@ -46,6 +46,10 @@ type Config struct {
 	Runtimes map[string]runtime.Runtime
 	// QueueTimeout bounds how long an invocation waits at a concurrency limit.
 	QueueTimeout time.Duration
+	// OTLPEndpoint exports traces with OTLP/HTTP when set.
+	OTLPEndpoint string
+	// TraceSample is the fraction of new traces recorded (default 1).
+	TraceSample float64
 	// Stores configures state stores, one spec per entry
 	// ("NAME=BACKEND[,OPTION=VALUE]...", see docs/state.md). A store named
 	// "default" on the backbone is always there.
@@ -61,6 +65,7 @@ type Node struct {
 	dispatcher *invoke.Dispatcher
 	logs       *fnlog.Book
 	metrics    *telemetry.Metrics
+	tracing    *telemetry.Tracing
 	closers    []func(context.Context) error
 	listener   net.Listener
 	server     *http.Server
@@ -122,10 +127,15 @@ func (n *Node) start(ctx context.Context) error {
 			return err
 		}
 	}
+	n.tracing, err = telemetry.NewTracing(ctx, telemetry.TracingConfig{OTLPEndpoint: cfg.OTLPEndpoint, SampleRatio: cfg.TraceSample})
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.tracing.Shutdown)
 	// The metrics read pool sizes at scrape time, after the dispatcher exists.
 	n.metrics = telemetry.NewMetrics(func() []telemetry.PoolGauge { return n.dispatcher.PoolGauges() })
 	n.dispatcher = invoke.New(invoke.Options{Runtimes: runtimes, Clock: cfg.Clock, Logger: cfg.Logger,
-		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics})
+		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics, Tracer: n.tracing.Tracer})
 	n.restore(ctx)
 	if err := n.follow(); err != nil {
 		return err
@@ -136,7 +146,7 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger,
-		Mount: n.mount})
+		Mount: n.mount, Tracer: n.tracing.Tracer, Propagator: n.tracing.Propagator, Traces: n.tracing.Recent})
 	n.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	n.server.RegisterOnShutdown(srv.Close)
 	go func() { n.served <- n.server.Serve(n.listener) }()
