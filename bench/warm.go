@@ -49,7 +49,7 @@ func Warm(ctx context.Context, opts WarmOptions) (*Report, error) {
 	}
 	defer os.RemoveAll(dir)
 	n, err := node.Start(ctx, node.Config{DataDir: dir, Listen: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return nil, err
 	}
