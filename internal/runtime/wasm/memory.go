@@ -12,6 +12,8 @@ type limitedMemory struct {
 	limit    uint64
 	buf      []byte
 	exceeded bool
+	// free releases buf when it is not Go memory (a mapped snapshot).
+	free func()
 }
 
 // Allocate implements experimental.MemoryAllocator; each instance has its
@@ -46,5 +48,11 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 	return nb
 }
 
-// Free implements experimental.LinearMemory; the garbage collector owns buf.
-func (m *limitedMemory) Free() { m.buf = nil }
+// Free implements experimental.LinearMemory.
+func (m *limitedMemory) Free() {
+	m.buf = nil
+	if m.free != nil {
+		m.free()
+		m.free = nil
+	}
+}

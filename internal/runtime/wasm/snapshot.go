@@ -28,7 +28,8 @@ import (
 // Go runtime's init-time random seeds (map hash seeds) and anything the
 // function's init computed from the clock or random numbers are shared.
 type snapshot struct {
-	image       []byte
+	image       *memoryImage
+	size        int
 	baked       wazero.CompiledModule
 	captureTime time.Duration
 }
@@ -47,7 +48,7 @@ func (t *Template) Snapshot() (SnapshotInfo, bool) {
 	if t.snap == nil {
 		return SnapshotInfo{}, false
 	}
-	return SnapshotInfo{Bytes: len(t.snap.image), CaptureTime: t.snap.captureTime}, true
+	return SnapshotInfo{Bytes: t.snap.size, CaptureTime: t.snap.captureTime}, true
 }
 
 const globalExportPrefix = "__hearth_g"
@@ -109,11 +110,16 @@ func (t *Template) capture(ctx context.Context, code []byte) (*snapshot, error) 
 	}
 	baked.DataSection, baked.DataCountSection = nil, nil
 	baked.MemorySection.Min = size / pageSize
+	img, err := newMemoryImage(image)
+	if err != nil {
+		return nil, err
+	}
 	compiled, err := t.rt.wz.CompileModule(ctx, wbinary.EncodeModule(baked))
 	if err != nil {
+		_ = img.close()
 		return nil, fmt.Errorf("compile the restored module: %w", err)
 	}
-	return &snapshot{image: image, baked: compiled, captureTime: t.rt.clock.Now().Sub(start)}, nil
+	return &snapshot{image: img, size: len(image), baked: compiled, captureTime: t.rt.clock.Now().Sub(start)}, nil
 }
 
 // constant is the constant expression that produces the raw value v of type vt.
@@ -131,11 +137,12 @@ func constant(vt wabin.ValueType, v uint64) (*wabin.ConstantExpression, error) {
 	return nil, fmt.Errorf("cannot bake a global of type %#x", vt)
 }
 
-// restoreMemory makes an instance's memory from the snapshot image. It is
-// the restore itself: everything else about a restored instance is the
-// instantiation of the baked module.
-func (s *snapshot) restoreMemory(limit uint64) *limitedMemory {
-	buf := make([]byte, len(s.image), min(uint64(2*len(s.image)), limit))
-	copy(buf, s.image)
-	return &limitedMemory{limit: limit, buf: buf}
+// close releases the baked module and the image; restored instances keep
+// working.
+func (s *snapshot) close(ctx context.Context) error {
+	err := s.baked.Close(ctx)
+	if cerr := s.image.close(); err == nil {
+		err = cerr
+	}
+	return err
 }

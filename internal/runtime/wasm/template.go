@@ -58,6 +58,7 @@ func (t *Template) Spawn(ctx context.Context) (runtime.Instance, runtime.Phases,
 func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Instance, runtime.Phases, error) {
 	clk := t.rt.clock
 	var ph runtime.Phases
+	var err error
 	start := clk.Now()
 	cfg := t.moduleConfig(i.state, eofReader{}, &i.state.stdout, nil)
 	compiled := t.mod.compiled
@@ -66,7 +67,9 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 	if t.snap != nil {
 		// The restore is the function's init, done another way.
 		compiled = t.snap.baked
-		i.mem = t.snap.restoreMemory(t.memoryLimit())
+		if i.mem, err = t.snap.image.restore(t.memoryLimit()); err != nil {
+			return nil, ph, fmt.Errorf("spawn %s: restore snapshot: %w", t.spec.Name, err)
+		}
 		restored := clk.Now()
 		ph.Init = restored.Sub(provisioned)
 		provisioned = restored
@@ -77,6 +80,7 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 
 	mod, err := t.rt.wz.InstantiateModule(ictx, compiled, cfg)
 	if err != nil {
+		i.mem.Free() // idempotent: wazero may or may not have freed it
 		return nil, ph, fmt.Errorf("spawn %s: instantiate: %w", t.spec.Name, i.explain(ctx, err))
 	}
 	i.mod = mod
@@ -108,7 +112,7 @@ func (t *Template) Close(ctx context.Context) error {
 	}
 	t.rt.releaseModule(ctx, t.digest)
 	if t.snap != nil {
-		if err := t.snap.baked.Close(ctx); err != nil {
+		if err := t.snap.close(ctx); err != nil {
 			return fmt.Errorf("close %s snapshot: %w", t.spec.Name, err)
 		}
 	}
