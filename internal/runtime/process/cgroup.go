@@ -162,16 +162,22 @@ func (c *cgroups) create(name string, memBytes int64) (*group, error) {
 		}
 		g.dirs = append(g.dirs, dir)
 	}
+	// A zero limit means none (and a v1 limit of 0 would have the kernel
+	// kill the first thing charged to the group).
 	var limits [][2]string
 	switch c.version {
 	case CgroupV1:
-		limits = [][2]string{{"memory.limit_in_bytes", strconv.FormatInt(memBytes, 10)}}
+		if memBytes > 0 {
+			limits = append(limits, [2]string{"memory.limit_in_bytes", strconv.FormatInt(memBytes, 10)})
+		}
 		if len(g.dirs) > 1 {
 			limits = append(limits, [2]string{"pids.max", strconv.Itoa(maxPids)})
 		}
 	case CgroupV2:
-		limits = [][2]string{{"memory.max", strconv.FormatInt(memBytes, 10)}, {"memory.swap.max", "0"},
-			{"pids.max", strconv.Itoa(maxPids)}}
+		if memBytes > 0 {
+			limits = append(limits, [2]string{"memory.max", strconv.FormatInt(memBytes, 10)}, [2]string{"memory.swap.max", "0"})
+		}
+		limits = append(limits, [2]string{"pids.max", strconv.Itoa(maxPids)})
 	}
 	for _, l := range limits {
 		if err := g.set(l[0], l[1]); err != nil && !(errors.Is(err, os.ErrNotExist) && l[0] != "memory.limit_in_bytes" && l[0] != "memory.max") {
@@ -253,8 +259,11 @@ func (g *group) kill() {
 		if err != nil {
 			continue
 		}
+		self := os.Getpid()
 		for f := range strings.FieldsSeq(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil {
+			// In v1, hearth itself is listed while its sandbox thread is
+			// in the group (between joining it and the fork): never kill it.
+			if pid, err := strconv.Atoi(f); err == nil && pid != self {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
