@@ -36,6 +36,12 @@ func hearthHandle(ptr, n uint32) uint64 {
 	return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(out))))<<32 | uint64(len(out))
 }
 
+// hearthAfterRestore runs the OnRestore functions in an instance restored
+// from a snapshot.
+//
+//go:wasmexport hearth_after_restore
+func hearthAfterRestore() { afterRestore() }
+
 //go:wasmimport hearth log
 func wasmLog(level int32, msg unsafe.Pointer, msgLen uint32)
 

@@ -12,6 +12,28 @@ var guest struct {
 	inbox []byte
 	// outbox holds the last response until the next call into the guest.
 	outbox []byte
+	// onRestore runs when an instance is restored from a snapshot.
+	onRestore []func()
+}
+
+// OnRestore registers f to run in every instance restored from a snapshot,
+// before its first invocation; register it from init.
+//
+// # Notes
+//
+// hearth may run a function's init once, snapshot the instance's memory and
+// start later instances from that snapshot instead of running init again.
+// All of them then share what init computed: random seeds (including the Go
+// runtime's map hash seeds), unique ids, timestamps. Refresh in f whatever
+// must differ between instances, for example re-seed a math/rand source or
+// mint a new instance id.
+func OnRestore(f func()) { guest.onRestore = append(guest.onRestore, f) }
+
+// afterRestore runs the OnRestore functions.
+func afterRestore() {
+	for _, f := range guest.onRestore {
+		f()
+	}
 }
 
 // Handle registers the function's handler. Call it once, from init: a

@@ -51,6 +51,12 @@ func TestSnapshotRestore(t *testing.T) {
 			}
 		}
 	}
+	for inst, want := range map[runtime.Instance]string{a: "1", n: "0"} {
+		resp, err := inst.Invoke(context.Background(), runtime.Request{Path: "/restores"})
+		if err != nil || string(resp.Body) != want {
+			t.Fatalf("OnRestore ran %q times, %v: want %s", resp.Body, err, want)
+		}
+	}
 	// b was restored from the same image but has not seen a's requests.
 	resp, err := b.Invoke(context.Background(), runtime.Request{Path: "/count"})
 	if err != nil || string(resp.Body) != "1" {

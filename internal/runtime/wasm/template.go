@@ -90,13 +90,19 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 	instantiated := clk.Now()
 	ph.Runtime = instantiated.Sub(provisioned)
 
-	if t.mod.info.hasInit && t.snap == nil {
+	// A restored instance runs the guest's restore hook instead of its
+	// init (sdk/go: hearth.OnRestore).
+	initFn := exportInitialize
+	if t.snap != nil {
+		initFn = exportRestore
+	}
+	if fn := mod.ExportedFunction(initFn); fn != nil {
 		i.state.begin("")
-		err := i.call(ctx, mod.ExportedFunction(exportInitialize), nil)
+		err := i.call(ctx, fn, nil)
 		i.state.end()
 		if err != nil {
 			_ = i.Close(ctx)
-			return nil, ph, fmt.Errorf("spawn %s: %w: %w", t.spec.Name, runtime.ErrInit, err)
+			return nil, ph, fmt.Errorf("spawn %s: %s: %w: %w", t.spec.Name, initFn, runtime.ErrInit, err)
 		}
 	}
 	ph.Init += clk.Now().Sub(instantiated)

@@ -29,6 +29,7 @@ const (
 	exportAlloc      = "hearth_alloc"
 	exportHandle     = "hearth_handle"
 	exportInitialize = "_initialize"
+	exportRestore    = "hearth_after_restore"
 	exportStart      = "_start"
 	exportMemory     = "memory"
 	wasiModule       = "wasi_snapshot_preview1"

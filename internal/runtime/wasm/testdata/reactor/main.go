@@ -18,9 +18,10 @@ import (
 var table = map[int]func() string{}
 
 var (
-	calls   int // survives across invocations of one instance
-	hoard   [][]byte
-	initEnv = os.Getenv("GREETING")
+	calls    int // survives across invocations of one instance
+	hoard    [][]byte
+	restores int // OnRestore calls this instance saw
+	initEnv  = os.Getenv("GREETING")
 )
 
 func init() {
@@ -29,6 +30,7 @@ func init() {
 		table[i] = func() string { return "closure " + strconv.Itoa(i) }
 	}
 	hearth.Handle(handle)
+	hearth.OnRestore(func() { restores++ })
 }
 
 func handle(ctx hearth.Context, req hearth.Request) (hearth.Response, error) {
@@ -36,6 +38,8 @@ func handle(ctx hearth.Context, req hearth.Request) (hearth.Response, error) {
 	switch req.Path {
 	case "/echo":
 		return hearth.Response{Status: 201, Headers: map[string][]string{"X-Method": {req.Method}, "X-Query": {req.Query}, "X-Got": {req.Headers.Get("x-test")}}, Body: req.Body}, nil
+	case "/restores":
+		return hearth.Text(fmt.Sprint(restores)), nil
 	case "/count":
 		return hearth.Text(fmt.Sprint(calls)), nil
 	case "/env":
