@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,12 +12,19 @@ import (
 )
 
 func TestEchoColdThenWarm(t *testing.T) {
-	r := newRuntime(t, Config{})
+	art := buildLambda(t, "../../../examples/lambda-echo")
+	for _, noSandbox := range []bool{false, true} {
+		t.Run(fmt.Sprintf("no sandbox %v", noSandbox), func(t *testing.T) { testEchoColdThenWarm(t, art, noSandbox) })
+	}
+}
+
+func testEchoColdThenWarm(t *testing.T, art runtime.Artifact, noSandbox bool) {
+	r := newRuntime(t, Config{NoSandbox: noSandbox})
 	t.Logf("sandbox: %+v", r.Sandbox())
 	var logs logBook
 	sp := spec("echo")
 	sp.Log = logs.log
-	tmpl, err := r.Prepare(context.Background(), sp, buildLambda(t, "../../../examples/lambda-echo"))
+	tmpl, err := r.Prepare(context.Background(), sp, art)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,11 +13,18 @@ import (
 
 // A shell custom runtime lets these tests say exactly what the guest sends.
 const shellPrelude = `api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
-next() { id=$(curl -s -D - -o /tmp/event "$api/invocation/next" | tr -d '\r' | sed -n 's/^Lambda-Runtime-Aws-Request-Id: //ip'); }
+ev=$(mktemp) h=$(mktemp)
+next() { id=$(curl -s -D - -o $ev "$api/invocation/next" | tr -d '\r' | sed -n 's/^Lambda-Runtime-Aws-Request-Id: //ip'); }
 `
 
 func TestRuntimeAPIProtocol(t *testing.T) {
-	r := newRuntime(t, Config{})
+	for _, noSandbox := range []bool{false, true} {
+		t.Run(fmt.Sprintf("no sandbox %v", noSandbox), func(t *testing.T) { testRuntimeAPIProtocol(t, noSandbox) })
+	}
+}
+
+func testRuntimeAPIProtocol(t *testing.T, noSandbox bool) {
+	r := newRuntime(t, Config{NoSandbox: noSandbox})
 	tests := []struct {
 		name    string
 		script  string
@@ -24,7 +32,7 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 		want    string // in the body (or error document)
 		wantFE  string // function error type
 	}{
-		{"response", `next; curl -s -X POST --data-binary @/tmp/event "$api/invocation/$id/response"; next`, nil, `{"x":1}`, ""},
+		{"response", `next; curl -s -X POST --data-binary @$ev "$api/invocation/$id/response"; next`, nil, `{"x":1}`, ""},
 		{"error document", `next; curl -s -X POST -d '{"errorMessage":"m","errorType":"E","stackTrace":["a"]}' "$api/invocation/$id/error"; next`, nil, `"stackTrace":["a"]`, "E"},
 		{"error type from header", `next; curl -s -X POST -H 'Lambda-Runtime-Function-Error-Type: Fn.Bad' -d 'not json' "$api/invocation/$id/error"; next`, nil, `not json`, "Fn.Bad"},
 		{"wrong request id is refused", `next; code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '1' "$api/invocation/nope/response"); curl -s -X POST -d "\"$code\"" "$api/invocation/$id/response"; next`, nil, `"400"`, ""},
@@ -73,9 +81,9 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 
 func TestInvocationHeaders(t *testing.T) {
 	r := newRuntime(t, Config{})
-	sh := shellPrelude + `curl -s -D /tmp/h -o /tmp/event "$api/invocation/next"
-id=$(tr -d '\r' </tmp/h | sed -n 's/^Lambda-Runtime-Aws-Request-Id: //ip')
-tr -d '\r' </tmp/h | grep -i '^Lambda-Runtime' | curl -s -X POST --data-binary @- "$api/invocation/$id/response"
+	sh := shellPrelude + `curl -s -D $h -o $ev "$api/invocation/next"
+id=$(tr -d '\r' <$h | sed -n 's/^Lambda-Runtime-Aws-Request-Id: //ip')
+tr -d '\r' <$h | grep -i '^Lambda-Runtime' | curl -s -X POST --data-binary @- "$api/invocation/$id/response"
 next
 `
 	tmpl, err := r.Prepare(context.Background(), spec("hdr"), script(t, sh))
