@@ -3,7 +3,6 @@ package process
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +12,17 @@ import (
 
 func TestEchoColdThenWarm(t *testing.T) {
 	art := buildLambda(t, "../../../examples/lambda-echo")
-	for _, noSandbox := range []bool{false, true} {
-		t.Run(fmt.Sprintf("no sandbox %v", noSandbox), func(t *testing.T) { testEchoColdThenWarm(t, art, noSandbox) })
+	modes := []struct {
+		name string
+		cfg  Config
+	}{{"sandbox", Config{}}, {"sandbox with network", Config{Network: true}}, {"no sandbox", Config{NoSandbox: true}}}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { testEchoColdThenWarm(t, art, m.cfg) })
 	}
 }
 
-func testEchoColdThenWarm(t *testing.T, art runtime.Artifact, noSandbox bool) {
-	r := newRuntime(t, Config{NoSandbox: noSandbox})
+func testEchoColdThenWarm(t *testing.T, art runtime.Artifact, cfg Config) {
+	r := newRuntime(t, cfg)
 	t.Logf("sandbox: %+v", r.Sandbox())
 	var logs logBook
 	sp := spec("echo")
