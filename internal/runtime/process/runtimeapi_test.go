@@ -113,3 +113,43 @@ next
 		}
 	}
 }
+
+// TestOutputIsLogged: stdout and stderr reach Spec.Log line by line, tagged
+// with the invocation in progress (none during init).
+func TestOutputIsLogged(t *testing.T) {
+	r := newRuntime(t, Config{})
+	var logs logBook
+	sp := spec("logs")
+	sp.Log = logs.log
+	sh := shellPrelude + `echo starting
+next
+echo "event $(cat $ev)"
+echo oops >&2
+printf 'no newline'
+curl -s -X POST -d '"ok"' "$api/invocation/$id/response" >/dev/null
+exit 0
+`
+	tmpl, err := r.Prepare(context.Background(), sp, script(t, sh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, _, err := tmpl.Spawn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := inst.Invoke(ctx, runtime.Request{ID: "r9", Body: []byte(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// Close waits for the output still in the pipes.
+	if err := inst.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(logs.all(), "\n")
+	for _, want := range []string{"stdout||starting", `stdout|r9|event {"n":1}`, "stderr|r9|oops", "stdout|r9|no newline"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lines\n%s\nlack %q", got, want)
+		}
+	}
+}
