@@ -90,3 +90,22 @@ func benchmarkColdStart(b *testing.B, snapshots bool) {
 	b.ReportMetric(float64(sum.Runtime.Microseconds())/n, "runtime-µs/op")
 	b.ReportMetric(float64(sum.Init.Microseconds())/n, "init-µs/op")
 }
+
+// BenchmarkWarmInvokeRecycle is BenchmarkWarmInvoke in recycle mode: every
+// invocation starts from the snapshot, memory and globals reset.
+func BenchmarkWarmInvokeRecycle(b *testing.B) {
+	r := newRuntime(b, wasm.Config{})
+	tmpl, err := r.PrepareWith(context.Background(), runtime.Spec{Name: "echo"}, runtime.Artifact{Bytes: guest(b, "../../../examples/echo", false)},
+		wasm.Options{Snapshot: wasm.SnapshotAuto, Recycle: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tmpl.Close(context.Background())
+	inst := spawn(b, tmpl)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := inst.Invoke(ctx, echoRequest); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

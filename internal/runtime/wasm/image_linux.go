@@ -56,3 +56,16 @@ func (m *memoryImage) restore(limit uint64) (*limitedMemory, error) {
 
 // close drops the file; mappings made from it stay valid.
 func (m *memoryImage) close() error { return m.file.Close() }
+
+// reset maps the image again over mem's first pages, dropping the private
+// copies of every page written since: the kernel does the work in one call.
+func (m *memoryImage) reset(mem *limitedMemory) error {
+	if m.size == 0 {
+		return nil
+	}
+	if _, err := unix.MmapPtr(int(m.file.Fd()), 0, unsafe.Pointer(unsafe.SliceData(mem.buf)), uintptr(m.size),
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
+		return fmt.Errorf("map snapshot image again: %w", err)
+	}
+	return nil
+}

@@ -15,3 +15,9 @@ func (m *memoryImage) restore(limit uint64) (*limitedMemory, error) {
 }
 
 func (m *memoryImage) close() error { return nil }
+
+// reset copies the image back over mem.
+func (m *memoryImage) reset(mem *limitedMemory) error {
+	copy(mem.buf, m.image)
+	return nil
+}

@@ -20,6 +20,8 @@ type reactorInstance struct {
 	// stack is reused by every guest call so the warm path allocates nothing
 	// for arguments and results.
 	stack [2]uint64
+	// served counts invocations since the last reset (recycle mode).
+	served int
 	// inbox and inboxCap locate the request buffer the guest gave with
 	// hearth_alloc: the host reuses it until a request does not fit, so the
 	// warm path makes one call into the guest, not two.
@@ -32,6 +34,13 @@ func (i *reactorInstance) Invoke(ctx context.Context, req runtime.Request) (runt
 	if i.broken != nil {
 		return runtime.Response{}, fmt.Errorf("invoke %s: instance unusable: %w", i.spec.Name, i.broken)
 	}
+	if i.t.recycle && i.served > 0 {
+		if err := i.recycle(ctx); err != nil {
+			i.broken = err
+			return runtime.Response{}, fmt.Errorf("invoke %s: %w", i.spec.Name, err)
+		}
+	}
+	i.served++
 	i.state.begin(req.ID)
 	resp, err := i.invoke(ctx, req)
 	i.state.end()
@@ -90,4 +99,26 @@ func (i *reactorInstance) invoke(ctx context.Context, req runtime.Request) (runt
 		resp.Error = &runtime.FunctionError{Type: out.ErrorType, Message: out.ErrorMessage}
 	}
 	return resp, nil
+}
+
+// recycle resets the instance to the snapshot, or restores a new one in its
+// place when the memory grew past the image (wasm memory never shrinks).
+func (i *reactorInstance) recycle(ctx context.Context) error {
+	ok, err := i.t.snap.reset(i.mod, i.mem)
+	if err != nil {
+		return fmt.Errorf("reset to snapshot: %w", err)
+	}
+	if !ok {
+		fresh, _, err := i.t.Spawn(ctx)
+		if err != nil {
+			return fmt.Errorf("restore a fresh instance: %w", err)
+		}
+		_ = i.instance.Close(ctx)
+		*i = *fresh.(*reactorInstance)
+	}
+	i.served = 0
+	// The guest's request buffer is part of the reset memory, but the
+	// host's note of it must go: the reset image may predate it.
+	i.inbox, i.inboxCap = 0, 0
+	return nil
 }

@@ -168,14 +168,14 @@ func (r *Runtime) Close(ctx context.Context) error {
 // the module itself wrap runtime.ErrInvalidArtifact and say what to change.
 // The returned runtime.Template is a *Template.
 func (r *Runtime) Prepare(ctx context.Context, spec runtime.Spec, art runtime.Artifact) (runtime.Template, error) {
-	t, err := r.prepare(ctx, spec, art)
+	t, err := r.prepare(ctx, spec, art, Options{})
 	if err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-func (r *Runtime) prepare(ctx context.Context, spec runtime.Spec, art runtime.Artifact) (*Template, error) {
+func (r *Runtime) prepare(ctx context.Context, spec runtime.Spec, art runtime.Artifact, opts Options) (*Template, error) {
 	digest := art.Digest
 	if digest == "" {
 		sum := sha256.Sum256(art.Bytes)
@@ -192,13 +192,20 @@ func (r *Runtime) prepare(ctx context.Context, spec runtime.Spec, art runtime.Ar
 		return nil, fmt.Errorf("function %s version %d: %w", spec.Name, spec.Version, err)
 	}
 	t.env = guestEnv(spec)
-	if r.snapshots && t.Shape() == Reactor && m.info.hasInit {
+	if r.snapshotsFor(opts) && t.Shape() == Reactor && m.info.hasInit {
 		snap, err := t.capture(ctx, art.Bytes)
 		if err != nil {
 			r.log.Warn("wasm snapshot capture failed; instances will initialise normally",
 				"function", spec.Name, "version", spec.Version, "err", err)
 		}
 		t.snap = snap
+	}
+	if opts.Recycle {
+		if t.snap == nil {
+			r.log.Warn("wasm recycle mode needs a snapshot; instances will serve many requests without a reset",
+				"function", spec.Name, "version", spec.Version)
+		}
+		t.recycle = t.snap != nil
 	}
 	return t, nil
 }

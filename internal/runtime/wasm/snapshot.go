@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wabin/leb128"
 	wabin "github.com/tetratelabs/wabin/wasm"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 )
 
@@ -28,8 +29,11 @@ import (
 // Go runtime's init-time random seeds (map hash seeds) and anything the
 // function's init computed from the clock or random numbers are shared.
 type snapshot struct {
-	image       *memoryImage
-	size        int
+	image *memoryImage
+	size  int
+	// globals are the captured values of the mutable globals, by index;
+	// the baked module exports them so that recycling can reset them.
+	globals     map[int]uint64
 	baked       wazero.CompiledModule
 	captureTime time.Duration
 }
@@ -99,13 +103,19 @@ func (t *Template) capture(ctx context.Context, code []byte) (*snapshot, error) 
 	if err != nil {
 		return nil, fmt.Errorf("decode module: %w", err)
 	}
+	globals := map[int]uint64{}
 	for gi, g := range baked.GlobalSection {
-		v := live.ExportedGlobal(globalExportPrefix + strconv.Itoa(gi))
+		name := globalExportPrefix + strconv.Itoa(gi)
+		v := live.ExportedGlobal(name)
 		if v == nil {
 			return nil, fmt.Errorf("global %d was not exported", gi)
 		}
 		if g.Init, err = constant(g.Type.ValType, v.Get()); err != nil {
 			return nil, fmt.Errorf("global %d: %w", gi, err)
+		}
+		if g.Type.Mutable {
+			globals[gi] = v.Get()
+			baked.ExportSection = append(baked.ExportSection, &wabin.Export{Type: wabin.ExternTypeGlobal, Name: name, Index: uint32(gi)})
 		}
 	}
 	baked.DataSection, baked.DataCountSection = nil, nil
@@ -119,7 +129,7 @@ func (t *Template) capture(ctx context.Context, code []byte) (*snapshot, error) 
 		_ = img.close()
 		return nil, fmt.Errorf("compile the restored module: %w", err)
 	}
-	return &snapshot{image: img, size: len(image), baked: compiled, captureTime: t.rt.clock.Now().Sub(start)}, nil
+	return &snapshot{image: img, size: len(image), globals: globals, baked: compiled, captureTime: t.rt.clock.Now().Sub(start)}, nil
 }
 
 // constant is the constant expression that produces the raw value v of type vt.
@@ -145,4 +155,25 @@ func (s *snapshot) close(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// reset puts a live module restored from s back into its restored state:
+// the memory image and the captured globals. It reports false when it
+// cannot (the memory grew past the image), and the instance must be
+// restored anew.
+func (s *snapshot) reset(mod api.Module, mem *limitedMemory) (bool, error) {
+	if mod.Memory().Size() != uint32(s.size) {
+		return false, nil
+	}
+	if err := s.image.reset(mem); err != nil {
+		return false, err
+	}
+	for gi, v := range s.globals {
+		g, ok := mod.ExportedGlobal(globalExportPrefix + strconv.Itoa(gi)).(api.MutableGlobal)
+		if !ok {
+			return false, fmt.Errorf("global %d is not exported as mutable", gi)
+		}
+		g.Set(v)
+	}
+	return true, nil
 }

@@ -73,3 +73,27 @@ func TestSnapshotLimits(t *testing.T) {
 	_, err := inst.Invoke(context.Background(), runtime.Request{Path: "/alloc"})
 	check(t, runtime.Response{}, err, outcome{err: runtime.ErrMemoryLimit, errSubstr: "of 64 MiB"})
 }
+
+// TestRecycle checks that in recycle mode nothing one invocation leaves in
+// memory reaches the next, including after the memory grew.
+func TestRecycle(t *testing.T) {
+	r := newRuntime(t, wasm.Config{})
+	tmpl, err := r.PrepareWith(context.Background(), runtime.Spec{Name: "fn"}, runtime.Artifact{Bytes: guest(t, "testdata/reactor", false)},
+		wasm.Options{Snapshot: wasm.SnapshotAuto, Recycle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmpl.Close(context.Background())
+	inst := spawn(t, tmpl)
+	for _, s := range []struct{ path, want string }{
+		{"/count", "1"}, {"/count", "1"}, {"/gc", "20000 10 closure 7"}, {"/count", "1"}, {"/echo", ""}, {"/count", "1"},
+	} {
+		resp, err := inst.Invoke(context.Background(), runtime.Request{Path: s.path})
+		if err != nil {
+			t.Fatalf("%s: %v", s.path, err)
+		}
+		if s.want != "" && string(resp.Body) != s.want {
+			t.Fatalf("%s = %q, want %q", s.path, resp.Body, s.want)
+		}
+	}
+}

@@ -27,6 +27,7 @@ type Template struct {
 	compileTime time.Duration
 	env         [][2]string
 	snap        *snapshot // nil: instances run _initialize
+	recycle     bool      // reset instances to snap between invocations
 	closed      atomic.Bool
 }
 
