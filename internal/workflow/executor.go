@@ -77,6 +77,25 @@ type Executor struct {
 	// execution that reaches it fails, which also ends definitions that loop
 	// forever.
 	MaxEvents int
+	// ParkAfter, when positive, makes Run give up instead of holding a
+	// timer longer than this (a Wait state or retry interval): Run returns
+	// a *ParkedError saying when to run the execution again, and its history
+	// is in the sink. A durable engine uses it so that a 30-day Wait holds
+	// no goroutine and no interpreter state while it waits.
+	ParkAfter time.Duration
+}
+
+// ParkedError is returned (wrapped) by Run when the execution reached a
+// timer longer than Executor.ParkAfter. Run the execution again with its
+// recorded history at Until (or later): the replay sees the timer expired
+// and moves on.
+type ParkedError struct {
+	Until time.Time
+}
+
+// Error says when the execution wants to run again.
+func (p *ParkedError) Error() string {
+	return "execution parked until " + p.Until.UTC().Format(time.RFC3339Nano)
 }
 
 // DefaultMaxEvents is Step Functions' history limit.
@@ -200,6 +219,15 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 			res.Status, res.Error, res.Cause = StatusTimedOut, asl.ErrTimeout, "The execution timed out."
 			break
 		}
+		var parked *ParkedError
+		if errors.As(ferr.abort, &parked) {
+			// Parallel branches may each have parked; the execution must
+			// wake for the earliest of their timers.
+			r.mu.Lock()
+			parked = &ParkedError{Until: r.parkUntil}
+			r.mu.Unlock()
+			return nil, fmt.Errorf("run execution %s: %w", exec.ID, parked)
+		}
 		return nil, fmt.Errorf("run execution %s: %w", exec.ID, ferr.abort)
 	default:
 		if _, err := r.emit(ctx, root, Event{Type: ExecutionFailed, Error: ferr.err.Name, Cause: ferr.err.Cause}); err != nil {
@@ -231,6 +259,8 @@ type run struct {
 	recorded map[string]Event // replayable events by Key
 	history  []Event
 	lastID   int64
+	// parkUntil is the earliest timer a scope parked on (see ParkAfter).
+	parkUntil time.Time
 }
 
 // scope is a sequential thread of states: the execution itself, a Parallel
@@ -348,6 +378,14 @@ func (r *run) sleepUntil(ctx context.Context, t time.Time) error {
 	d := t.Sub(r.x.Clock.Now())
 	if d <= 0 {
 		return nil
+	}
+	if r.x.ParkAfter > 0 && d > r.x.ParkAfter {
+		r.mu.Lock()
+		if r.parkUntil.IsZero() || t.Before(r.parkUntil) {
+			r.parkUntil = t
+		}
+		r.mu.Unlock()
+		return &ParkedError{Until: t}
 	}
 	done := make(chan struct{})
 	timer := r.x.Clock.AfterFunc(d, func() { close(done) })

@@ -226,7 +226,8 @@ func (r *run) invoke(ctx context.Context, s *scope, st *asl.State, args any, att
 		// outcome and runs again on resume.
 		return nil, time.Time{}, &failure{abort: ctx.Err()}
 	}
-	if ierr == nil && isLambdaInvoke(st.Resource) {
+	if ierr == nil && isLambdaInvoke(st.Resource) && !isCallback(st.Resource) {
+		// A callback task's result is what SendTaskSuccess sent, unwrapped.
 		result = map[string]any{"ExecutedVersion": "$LATEST", "Payload": result, "StatusCode": asl.Number(200)}
 	}
 	if ierr != nil {
