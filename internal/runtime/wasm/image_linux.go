@@ -3,6 +3,7 @@
 package wasm
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"unsafe"
@@ -18,6 +19,11 @@ import (
 type memoryImage struct {
 	file *os.File
 	size int
+	// data is the image itself, for copying dirty pages back.
+	data []byte
+	// pagemap is /proc/self/pagemap, which tells which pages an instance
+	// wrote; nil where it cannot be read, and resets then remap the image.
+	pagemap *os.File
 }
 
 func newMemoryImage(image []byte) (*memoryImage, error) {
@@ -30,7 +36,8 @@ func newMemoryImage(image []byte) (*memoryImage, error) {
 		f.Close()
 		return nil, fmt.Errorf("write snapshot image: %w", err)
 	}
-	return &memoryImage{file: f, size: len(image)}, nil
+	pm, _ := os.Open("/proc/self/pagemap")
+	return &memoryImage{file: f, size: len(image), data: image, pagemap: pm}, nil
 }
 
 // restore maps the image into a new linear memory of at most limit bytes.
@@ -55,13 +62,44 @@ func (m *memoryImage) restore(limit uint64) (*limitedMemory, error) {
 }
 
 // close drops the file; mappings made from it stay valid.
-func (m *memoryImage) close() error { return m.file.Close() }
+func (m *memoryImage) close() error {
+	if m.pagemap != nil {
+		_ = m.pagemap.Close()
+	}
+	return m.file.Close()
+}
 
-// reset maps the image again over mem's first pages, dropping the private
-// copies of every page written since: the kernel does the work in one call.
+// Bits of a /proc/self/pagemap entry.
+const (
+	pagePresent = 1 << 63
+	pageFile    = 1 << 61 // file-backed (still the image) or shared
+)
+
+// reset puts mem back to the image. A page an instance wrote is a private
+// anonymous copy: present in pagemap without the file bit. Copying those
+// back keeps them mapped, so the next request does not fault them in again
+// (remapping the image would, at a page fault per touched page).
 func (m *memoryImage) reset(mem *limitedMemory) error {
 	if m.size == 0 {
 		return nil
+	}
+	osPage := os.Getpagesize()
+	pages := m.size / osPage
+	if m.pagemap != nil && m.size%osPage == 0 {
+		if cap(mem.scratch) < pages*8 {
+			mem.scratch = make([]byte, pages*8)
+		}
+		entries := mem.scratch[:pages*8]
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(mem.buf)))
+		if _, err := m.pagemap.ReadAt(entries, int64(base/uintptr(osPage))*8); err == nil {
+			for p := 0; p < pages; p++ {
+				e := binary.LittleEndian.Uint64(entries[p*8:])
+				if e&pagePresent != 0 && e&pageFile == 0 {
+					copy(mem.buf[p*osPage:(p+1)*osPage], m.data[p*osPage:(p+1)*osPage])
+				}
+			}
+			return nil
+		}
 	}
 	if _, err := unix.MmapPtr(int(m.file.Fd()), 0, unsafe.Pointer(unsafe.SliceData(mem.buf)), uintptr(m.size),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {

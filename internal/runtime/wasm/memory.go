@@ -14,6 +14,8 @@ type limitedMemory struct {
 	exceeded bool
 	// free releases buf when it is not Go memory (a mapped snapshot).
 	free func()
+	// scratch is reused by snapshot resets (recycle mode).
+	scratch []byte
 }
 
 // Allocate implements experimental.MemoryAllocator; each instance has its
