@@ -17,6 +17,18 @@
 // and the host module "hearth" (logging and capability calls); no file
 // system, no network.
 //
+// # Snapshots and recycling
+//
+// With Config.Snapshots (or Options.Snapshot per function, via PrepareWith),
+// Prepare runs a reactor's _initialize once and later instances are
+// restored from the captured memory (mapped copy-on-write from a memfd on
+// Linux) and globals (baked into a rewritten module): the guest's init no
+// longer runs per cold start, and hearth_after_restore runs instead if
+// exported. Options.Recycle resets a restored instance to the snapshot
+// before each invocation after its first (only the pages it wrote are
+// copied back), isolating requests from each other without a cold start.
+// Snapshots live in memory and are captured again when the node restarts.
+//
 // # Cold-start phases
 //
 // Spawn of a reactor reports: Provision, building the instance's sandbox
@@ -24,7 +36,8 @@
 // (memory, tables, data segments); Code, getting the compiled module, which
 // Prepare already compiled, so ≈ 0 (Template.CompileTime tells what Prepare
 // spent); Init, the guest's _initialize (the Go runtime and package init
-// functions). A command has no per-instance bootstrap outside an
+// functions), or for a restored instance the memory restore plus
+// hearth_after_restore. A command has no per-instance bootstrap outside an
 // invocation: its Spawn phases are ≈ 0 and its instantiation and start-up
 // land in each invocation's handler time.
 package wasm
