@@ -1,0 +1,215 @@
+package async
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hearth-sh/hearth/internal/invoke"
+	"github.com/hearth-sh/hearth/internal/registry"
+	"github.com/hearth-sh/hearth/internal/runtime"
+)
+
+// envelope is one queued invocation, as stored in the work-queue stream.
+type envelope struct {
+	ID             string           `json:"id"`
+	Function       string           `json:"function"`
+	Request        runtime.Request  `json:"request"`
+	IdempotencyKey string           `json:"idempotency_key,omitempty"`
+	Source         string           `json:"source,omitempty"`
+	EnqueuedAt     time.Time        `json:"enqueued_at"`
+	// Previous holds the attempts of earlier runs (a redriven dead letter).
+	Previous []Attempt `json:"previous,omitempty"`
+}
+
+// Enqueue queues an async invocation of function and returns its id at
+// once. With an idempotencyKey, a repeat within the function's idempotency
+// window queues nothing and returns the first invocation's id.
+func (s *Service) Enqueue(ctx context.Context, function string, req runtime.Request, idempotencyKey string) (string, error) {
+	return s.enqueue(ctx, envelope{Function: function, Request: req, IdempotencyKey: idempotencyKey, Source: "api"}, "")
+}
+
+// enqueue validates env, records it as queued and publishes it. msgID, when
+// set, deduplicates the publish (schedule ticks, redrives).
+func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (string, error) {
+	if err := registry.ValidateName(env.Function); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if len(env.Request.Body) > MaxPayloadBytes {
+		return "", fmt.Errorf("%w: %d bytes, the limit for an async invocation is %d", ErrTooLarge, len(env.Request.Body), MaxPayloadBytes)
+	}
+	fn, err := s.opts.Functions.Get(ctx, env.Function)
+	if err != nil {
+		return "", err
+	}
+	if env.ID == "" {
+		env.ID = invoke.NewRequestID()
+	}
+	if env.IdempotencyKey != "" {
+		first, err := s.claimEnqueue(ctx, fn, env.IdempotencyKey, env.ID)
+		if err != nil {
+			return "", err
+		}
+		if first != env.ID {
+			return first, nil
+		}
+	}
+	env.Request.ID = env.ID
+	env.EnqueuedAt = s.opts.Clock.Now().UTC()
+	if err := s.ensureWorker(ctx, queueConsumer(fn.Name)); err != nil {
+		return "", err
+	}
+	rec := Record{ID: env.ID, Function: env.Function, Status: StatusQueued, Source: env.Source,
+		Attempts: env.Previous, CreatedAt: env.EnqueuedAt}
+	if rec.Attempts == nil {
+		rec.Attempts = []Attempt{}
+	}
+	if err := s.saveRecord(ctx, &rec); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return "", fmt.Errorf("encode invocation %s: %w", env.ID, err)
+	}
+	if msgID == "" {
+		msgID = env.ID
+	}
+	if _, err := s.opts.JS.Publish(ctx, invokeSubjectPrefix+env.Function, b, jetstream.WithMsgID(msgID)); err != nil {
+		_ = s.records.Delete(ctx, env.ID)
+		return "", fmt.Errorf("queue invocation of %s: %w", env.Function, err)
+	}
+	return env.ID, nil
+}
+
+// process runs one delivery of env and settles msg: ack when done, a
+// delayed nak to retry, term when the message can never be handled.
+//
+// Invariant: an invocation whose record is terminal is never run again, so
+// a redelivery after an ack was lost (node crash between record and ack)
+// costs a record read, not a second run. The only window for a second run
+// is a crash between the function's return and the record write.
+func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) {
+	rec, _, err := s.loadRecord(ctx, env.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		rec = Record{ID: env.ID, Function: env.Function, Source: env.Source, Attempts: env.Previous,
+			CreatedAt: s.opts.Clock.Now().UTC()}
+	case err != nil:
+		s.log.Warn("read invocation record; retrying", "id", env.ID, "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	if rec.terminal() {
+		_ = msg.Ack()
+		return
+	}
+	fn, err := s.opts.Functions.Get(ctx, env.Function)
+	if errors.Is(err, registry.ErrNotFound) {
+		s.fail(ctx, msg, env, &rec, fmt.Sprintf("function %s no longer exists", env.Function), "FunctionNotFound")
+		return
+	}
+	if err != nil {
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	// An attempt without an end was cut short by a node that stopped.
+	if n := len(rec.Attempts); n > 0 && rec.Attempts[n-1].FinishedAt == nil {
+		rec.Attempts[n-1].Outcome, rec.Attempts[n-1].Error = "interrupted", "the node stopped during this attempt"
+		end := s.opts.Clock.Now().UTC()
+		rec.Attempts[n-1].FinishedAt = &end
+	}
+	run := len(rec.Attempts) - len(env.Previous) + 1 // attempts in this run of the invocation
+	rec.Attempts = append(rec.Attempts, Attempt{Number: len(rec.Attempts) + 1, Node: s.opts.NodeID, StartedAt: s.opts.Clock.Now().UTC()})
+	rec.Status, rec.NextAttemptAt = StatusRunning, nil
+	if err := s.saveRecord(ctx, &rec); err != nil {
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+
+	res, err := s.opts.Invoker.Invoke(ctx, env.Function, env.Request)
+	if ctx.Err() != nil {
+		// The service is closing and cut the attempt short: it does not
+		// count, and the message goes back to the queue at once.
+		bg, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rec.Attempts, rec.Status = rec.Attempts[:len(rec.Attempts)-1], StatusQueued
+		_ = s.saveRecord(bg, &rec)
+		_ = msg.Nak()
+		return
+	}
+	if errors.Is(err, invoke.ErrNotFound) && !errors.Is(err, registry.ErrNotFound) {
+		// Deployed, but not yet active on this node: not the function's fault.
+		rec.Attempts = rec.Attempts[:len(rec.Attempts)-1]
+		rec.Status = StatusQueued
+		_ = s.saveRecord(ctx, &rec)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	var resp runtime.Response
+	if res != nil {
+		resp = res.Response
+	}
+	outcome := invoke.Outcome(resp, err)
+	last := &rec.Attempts[len(rec.Attempts)-1]
+	end := s.opts.Clock.Now().UTC()
+	last.FinishedAt, last.Outcome = &end, outcome
+	switch {
+	case err != nil:
+		last.Error = err.Error()
+	case resp.Error != nil:
+		last.Error = resp.Error.Error()
+	}
+	rec.Result = resultOf(res)
+	if outcome == "success" {
+		rec.Status, rec.Error = StatusSucceeded, ""
+		if err := s.saveRecord(ctx, &rec); err != nil {
+			s.log.Warn("record success", "id", env.ID, "err", err)
+		}
+		s.deliver(ctx, fn.Config.OnSuccess, env, &rec, "Success")
+		_ = msg.Ack()
+		return
+	}
+	if resp.Error != nil && resp.Error.Type == "BadRequest" {
+		s.fail(ctx, msg, env, &rec, last.Error, "BadRequest")
+		return
+	}
+	retries := 2
+	if fn.Config.Retries != nil {
+		retries = *fn.Config.Retries
+	}
+	if run > retries {
+		s.fail(ctx, msg, env, &rec, last.Error, "RetriesExhausted")
+		return
+	}
+	cfg := fn.Config.Defaults()
+	delay := Backoff(time.Duration(cfg.RetryBase), time.Duration(cfg.RetryCap), run, s.opts.Jitter())
+	next := end.Add(delay)
+	rec.Status, rec.Error, rec.NextAttemptAt = StatusRetrying, last.Error, &next
+	if err := s.saveRecord(ctx, &rec); err != nil {
+		s.log.Warn("record retry", "id", env.ID, "err", err)
+	}
+	_ = msg.NakWithDelay(delay)
+}
+
+// fail ends an invocation: a dead letter with every attempt, the failure
+// destination, and the ack that takes it off the queue.
+func (s *Service) fail(ctx context.Context, msg jetstream.Msg, env envelope, rec *Record, reason, condition string) {
+	rec.Status, rec.Error, rec.NextAttemptAt = StatusFailed, reason, nil
+	if err := s.deadLetter(ctx, env, rec, condition); err != nil {
+		// Keep the message: losing it would lose the event.
+		s.log.Error("dead-letter invocation; will retry", "id", env.ID, "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	if err := s.saveRecord(ctx, rec); err != nil {
+		s.log.Warn("record failure", "id", env.ID, "err", err)
+	}
+	if fn, err := s.opts.Functions.Get(ctx, env.Function); err == nil {
+		s.deliver(ctx, fn.Config.OnFailure, env, rec, condition)
+	}
+	_ = msg.Ack()
+}

@@ -1,0 +1,181 @@
+package async
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-sh/hearth/internal/registry"
+	"github.com/hearth-sh/hearth/internal/runtime"
+)
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		base, limit time.Duration
+		attempt     int
+		jitter      float64
+		want        time.Duration
+	}{
+		{time.Second, time.Minute, 1, 0.5, 500 * time.Millisecond},
+		{time.Second, time.Minute, 2, 0.5, time.Second},
+		{time.Second, time.Minute, 3, 0.5, 2 * time.Second},
+		{time.Second, 3 * time.Second, 5, 1 - 1e-9, 3*time.Second - 3},
+		{time.Second, time.Minute, 4, 0, 0},
+		{time.Second, time.Hour, 200, 0.5, 30 * time.Minute}, // no overflow
+		{0, time.Minute, 3, 0.5, 0},
+	}
+	for _, tt := range tests {
+		if got := Backoff(tt.base, tt.limit, tt.attempt, tt.jitter); got != tt.want {
+			t.Errorf("Backoff(%s, %s, %d, %v) = %s, want %s", tt.base, tt.limit, tt.attempt, tt.jitter, got, tt.want)
+		}
+	}
+}
+
+func ptr(n int) *int { return &n }
+
+// TestRetries: a function that fails its first N calls succeeds on call
+// N+1 when it has N retries; with fewer it ends in the dead-letter queue
+// with every attempt's error, and a redrive runs it again.
+func TestRetries(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	ctx := context.Background()
+	failFirst := func(n int) behaviour {
+		return func(call int, _ runtime.Request) (runtime.Response, error) {
+			if call <= n {
+				return failing("HandlerError"), nil
+			}
+			return runtime.Response{Status: 200, Body: []byte("done")}, nil
+		}
+	}
+	tests := []struct {
+		name       string
+		retries    int
+		fails      int
+		wantStatus string
+		wantCalls  int
+	}{
+		{"succeeds-on-last-retry", 2, 2, StatusSucceeded, 3},
+		{"succeeds-at-once", 2, 0, StatusSucceeded, 1},
+		{"exhausts-retries", 1, 5, StatusFailed, 2},
+		{"no-retries", 0, 5, StatusFailed, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env.node.add(tt.name, registry.Config{Retries: ptr(tt.retries)}, failFirst(tt.fails))
+			id, err := s.Enqueue(ctx, tt.name, runtime.Request{Body: []byte("x")}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := waitStatus(t, s, id, tt.wantStatus)
+			if len(rec.Attempts) != tt.wantCalls || len(env.node.callsOf(tt.name)) != tt.wantCalls {
+				t.Fatalf("attempts %d, calls %d, want %d", len(rec.Attempts), len(env.node.callsOf(tt.name)), tt.wantCalls)
+			}
+			for i, a := range rec.Attempts[:min(tt.fails, len(rec.Attempts))] {
+				if a.Outcome != "error" || !strings.Contains(a.Error, "deliberate") || a.Number != i+1 {
+					t.Errorf("attempt %d = %+v, want a recorded error", i+1, a)
+				}
+			}
+			dls, err := s.DeadLetters(ctx, tt.name, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantDL := tt.wantStatus == StatusFailed
+			if (len(dls) == 1) != wantDL {
+				t.Fatalf("dead letters %+v, want %v", dls, wantDL)
+			}
+			if wantDL && (dls[0].ID != id || len(dls[0].Attempts) != tt.wantCalls || dls[0].Condition != "RetriesExhausted") {
+				t.Fatalf("dead letter %+v", dls[0])
+			}
+		})
+	}
+
+	t.Run("redrive", func(t *testing.T) {
+		dls, err := s.DeadLetters(ctx, "exhausts-retries", 0)
+		if err != nil || len(dls) != 1 {
+			t.Fatalf("dead letters %v %v", dls, err)
+		}
+		env.node.add("exhausts-retries", registry.Config{Retries: ptr(1)}, ok("fixed"))
+		ids, err := s.Redrive(ctx, "exhausts-retries", "")
+		if err != nil || len(ids) != 1 || ids[0] != dls[0].ID {
+			t.Fatalf("redrive = %v, %v", ids, err)
+		}
+		rec := waitStatus(t, s, ids[0], StatusSucceeded)
+		if len(rec.Attempts) != 3 || string(rec.Result.Body) != "fixed" || rec.Source != "redrive" {
+			t.Fatalf("redriven record %+v", rec)
+		}
+		if left, _ := s.DeadLetters(ctx, "exhausts-retries", 0); len(left) != 0 {
+			t.Fatalf("dead letters after redrive: %v", left)
+		}
+		if _, err := s.Redrive(ctx, "exhausts-retries", ids[0]); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second redrive of one id: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestBadRequestIsNotRetried(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	env.node.add("picky", registry.Config{Retries: ptr(5)}, func(int, runtime.Request) (runtime.Response, error) {
+		return failing("BadRequest"), nil
+	})
+	id, err := s.Enqueue(context.Background(), "picky", runtime.Request{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := waitStatus(t, s, id, StatusFailed)
+	dl, err := s.DeadLetter(context.Background(), "picky", id)
+	if err != nil || len(rec.Attempts) != 1 || dl.Condition != "BadRequest" {
+		t.Fatalf("record %+v dead letter %+v %v: want one attempt, condition BadRequest", rec, dl, err)
+	}
+}
+
+func TestCrashAndTimeoutAreRetried(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	env.node.add("flaky", registry.Config{Retries: ptr(2)}, func(n int, _ runtime.Request) (runtime.Response, error) {
+		switch n {
+		case 1:
+			return runtime.Response{}, runtime.ErrTrap
+		case 2:
+			return runtime.Response{}, runtime.ErrTimeout
+		}
+		return runtime.Response{Status: 200}, nil
+	})
+	id, err := s.Enqueue(context.Background(), "flaky", runtime.Request{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := waitStatus(t, s, id, StatusSucceeded)
+	if got := []string{rec.Attempts[0].Outcome, rec.Attempts[1].Outcome, rec.Attempts[2].Outcome}; strings.Join(got, ",") != "crash,timeout,success" {
+		t.Fatalf("outcomes %v", got)
+	}
+}
+
+func TestEnqueueRefusesBadInput(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	env.node.add("f", registry.Config{}, ok(""))
+	tests := []struct {
+		name, fn string
+		body     []byte
+		want     error
+	}{
+		{"unknown function", "nope", nil, registry.ErrNotFound},
+		{"bad name", "Bad_Name", nil, ErrInvalid},
+		{"too large", "f", make([]byte, MaxPayloadBytes+1), ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.Enqueue(context.Background(), tt.fn, runtime.Request{Body: tt.body}, ""); !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	info, err := s.invokeStream.Info(context.Background())
+	if err != nil || info.State.Msgs != 0 {
+		t.Fatalf("queued %d messages after refusals (%v)", info.State.Msgs, err)
+	}
+}

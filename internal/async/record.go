@@ -1,0 +1,129 @@
+package async
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hearth-sh/hearth/internal/invoke"
+	"github.com/hearth-sh/hearth/internal/runtime"
+)
+
+// Status of an async invocation.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusRetrying  = "retrying"
+	StatusSucceeded = "succeeded"
+	// StatusFailed: the last attempt failed (or the function said
+	// BadRequest); the event is in the function's dead-letter queue.
+	StatusFailed = "failed"
+)
+
+// Record is what GET /v1/invocations/{id} shows about an async invocation.
+type Record struct {
+	ID       string `json:"id"`
+	Function string `json:"function"`
+	Status   string `json:"status"`
+	// Source says who queued it: "api", "topic:NAME", "schedule:NAME",
+	// "destination:FUNCTION" or "redrive".
+	Source    string    `json:"source,omitempty"`
+	Attempts  []Attempt `json:"attempts"`
+	Result    *Result   `json:"result,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// NextAttemptAt is set while the invocation waits to be retried.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+}
+
+// Attempt is one run of an async invocation.
+type Attempt struct {
+	Number     int        `json:"number"`
+	Node       string     `json:"node,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Outcome is "success", "error", "timeout", "crash" (invoke.Outcome) or
+	// "interrupted" (the node stopped during the attempt).
+	Outcome string `json:"outcome,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Result is a function's response, as recorded.
+type Result struct {
+	Status        int                    `json:"status"`
+	Headers       map[string][]string    `json:"headers,omitempty"`
+	Body          []byte                 `json:"body,omitempty"`
+	FunctionError *runtime.FunctionError `json:"function_error,omitempty"`
+	RequestID     string                 `json:"request_id,omitempty"`
+	Version       int64                  `json:"version,omitempty"`
+}
+
+func resultOf(res *invoke.Result) *Result {
+	if res == nil {
+		return nil
+	}
+	r := res.Response
+	return &Result{Status: r.Status, Headers: r.Headers, Body: r.Body, FunctionError: r.Error, RequestID: res.RequestID, Version: res.Version}
+}
+
+func (r *Result) invokeResult() *invoke.Result {
+	return &invoke.Result{RequestID: r.RequestID, Version: r.Version,
+		Response: runtime.Response{Status: r.Status, Headers: r.Headers, Body: r.Body, Error: r.FunctionError}}
+}
+
+func (r *Record) terminal() bool { return r.Status == StatusSucceeded || r.Status == StatusFailed }
+
+// Invocation returns the record of an async invocation.
+func (s *Service) Invocation(ctx context.Context, id string) (Record, error) {
+	if !validID(id) {
+		return Record{}, fmt.Errorf("%w: invocation %q", ErrNotFound, id)
+	}
+	rec, _, err := s.loadRecord(ctx, id)
+	return rec, err
+}
+
+func (s *Service) loadRecord(ctx context.Context, id string) (Record, uint64, error) {
+	e, err := s.records.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Record{}, 0, fmt.Errorf("%w: invocation %s (records are kept %s)", ErrNotFound, id, s.opts.RecordTTL)
+	}
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("read invocation %s: %w", id, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return Record{}, 0, fmt.Errorf("decode invocation %s: %w", id, err)
+	}
+	return rec, e.Revision(), nil
+}
+
+func (s *Service) saveRecord(ctx context.Context, rec *Record) error {
+	rec.UpdatedAt = s.opts.Clock.Now().UTC()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode invocation %s: %w", rec.ID, err)
+	}
+	if _, err := s.records.Put(ctx, rec.ID, b); err != nil {
+		return fmt.Errorf("write invocation %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// validID: ids are used as KV keys and subject tokens.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

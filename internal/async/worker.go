@@ -1,0 +1,278 @@
+package async
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// consumerSpec names one durable consumer and what its messages are: the
+// queue of one function, or one function's subscription to a topic.
+type consumerSpec struct {
+	Stream   string `json:"stream"`
+	Name     string `json:"name"`
+	Function string `json:"function"`
+	Topic    string `json:"topic,omitempty"`
+	// Ordered subscriptions get messages that carry an ordering key, one at
+	// a time (MaxAckPending 1).
+	Ordered bool `json:"ordered,omitempty"`
+}
+
+// Consumer names cannot collide: function names have no '_'.
+func queueConsumer(fn string) consumerSpec {
+	return consumerSpec{Stream: invokeStreamName, Name: "fn_" + fn, Function: fn}
+}
+
+func subConsumer(topic, fn string, ordered bool) consumerSpec {
+	c := consumerSpec{Stream: topicStream(topic), Name: "sub_" + fn, Function: fn, Topic: topic}
+	if ordered {
+		c.Name, c.Ordered = "ord_"+fn, true
+	}
+	return c
+}
+
+func (c consumerSpec) filter() string {
+	switch {
+	case c.Topic == "":
+		return invokeSubjectPrefix + c.Function
+	case c.Ordered:
+		return topicSubjectPrefix + c.Topic + ".ordered"
+	default:
+		return topicSubjectPrefix + c.Topic + ".any"
+	}
+}
+
+// worker pulls one consumer on this node with bounded concurrency.
+type worker struct {
+	cc   jetstream.ConsumeContext
+	sem  chan struct{}
+	done chan struct{} // closed by stop
+
+	mu      sync.Mutex // orders wg.Add before wg.Wait
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// start reserves a slot for one invocation; false once the worker stops.
+func (w *worker) start() bool {
+	select {
+	case w.sem <- struct{}{}:
+	case <-w.done:
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		<-w.sem
+		return false
+	}
+	w.wg.Add(1)
+	return true
+}
+
+func (w *worker) finish() {
+	<-w.sem
+	w.wg.Done()
+}
+
+// stop ends pulling and waits for the invocations in flight. A message
+// taken but not started is left unacknowledged, to be delivered again.
+func (w *worker) stop() {
+	w.cc.Stop()
+	w.mu.Lock()
+	if !w.stopped {
+		w.stopped = true
+		close(w.done)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
+
+// consumerConfig derives a durable consumer's config from its function.
+// AckWait outlasts the function's timeout, so a message is redelivered only
+// when the node that held it is gone (or took far too long).
+func (s *Service) consumerConfig(ctx context.Context, spec consumerSpec) jetstream.ConsumerConfig {
+	timeout := 30 * time.Second
+	if fn, err := s.opts.Functions.Get(ctx, spec.Function); err == nil {
+		timeout = time.Duration(fn.Config.Defaults().Timeout)
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       spec.Name,
+		FilterSubject: spec.filter(),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       timeout + 10*time.Second,
+		MaxDeliver:    -1, // retries are counted in the record, per the function's current config
+		MaxAckPending: 10000,
+		Metadata:      map[string]string{"hearth_function": spec.Function, "hearth_topic": spec.Topic},
+	}
+	if spec.Topic != "" {
+		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+	}
+	if spec.Ordered {
+		cfg.MaxAckPending = 1
+		cfg.Metadata["hearth_ordered"] = "true"
+	}
+	return cfg
+}
+
+// ensureWorker creates spec's consumer if needed, starts pulling it here
+// and tells the other nodes to pull it too.
+func (s *Service) ensureWorker(ctx context.Context, spec consumerSpec) error {
+	s.mu.Lock()
+	_, running := s.consumers[spec.Name+"@"+spec.Stream]
+	s.mu.Unlock()
+	if running {
+		return nil
+	}
+	cons, err := s.opts.JS.CreateOrUpdateConsumer(ctx, spec.Stream, s.consumerConfig(ctx, spec))
+	if err != nil {
+		return fmt.Errorf("consumer %s on %s: %w", spec.Name, spec.Stream, err)
+	}
+	if err := s.startWorker(ctx, spec, cons); err != nil {
+		return err
+	}
+	if b, err := json.Marshal(spec); err == nil {
+		_ = s.opts.Conn.Publish(controlSubject, b)
+	}
+	return nil
+}
+
+// startWorker pulls cons on this node unless it already does.
+func (s *Service) startWorker(ctx context.Context, spec consumerSpec, cons jetstream.Consumer) error {
+	key := spec.Name + "@" + spec.Stream
+	conc := 1
+	if !spec.Ordered {
+		if fn, err := s.opts.Functions.Get(ctx, spec.Function); err == nil {
+			conc = fn.Config.Defaults().Concurrency
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.consumers[key]; ok || s.closed {
+		return nil
+	}
+	w := &worker{sem: make(chan struct{}, conc), done: make(chan struct{})}
+	// The callback runs in one goroutine and blocks while conc invocations
+	// run, so at most conc messages wait in the client buffer: a slow
+	// function holds back only its own consumer, and memory stays bounded.
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if !w.start() {
+			_ = m.Nak() // stopping: hand it back rather than wait for AckWait
+			return
+		}
+		go func() {
+			defer w.finish()
+			_ = m.InProgress() // it may have waited in the buffer: restart its ack timer
+			s.handle(spec, m)
+		}()
+	}, jetstream.PullMaxMessages(conc), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			go s.dropWorker(key)
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", key, err)
+	}
+	w.cc = cc
+	s.consumers[key] = w
+	return nil
+}
+
+func (s *Service) dropWorker(key string) {
+	s.mu.Lock()
+	w, ok := s.consumers[key]
+	delete(s.consumers, key)
+	s.mu.Unlock()
+	if ok {
+		w.stop()
+	}
+}
+
+// handle turns a message of spec's consumer into an envelope and runs it.
+func (s *Service) handle(spec consumerSpec, m jetstream.Msg) {
+	var env envelope
+	if spec.Topic == "" {
+		if err := json.Unmarshal(m.Data(), &env); err != nil {
+			s.log.Error("drop undecodable queued invocation", "function", spec.Function, "err", err)
+			_ = m.Term()
+			return
+		}
+	} else {
+		var ev Event
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			s.log.Error("drop undecodable event", "topic", spec.Topic, "err", err)
+			_ = m.Term()
+			return
+		}
+		env = eventEnvelope(spec, ev, m.Data())
+	}
+	s.process(s.ctx, m, env)
+}
+
+// startConsumers pulls every consumer that exists (they survive restarts
+// in JetStream) and listens for consumers other nodes create.
+func (s *Service) startConsumers(ctx context.Context) error {
+	sub, err := s.opts.Conn.Subscribe(controlSubject, func(m *nats.Msg) {
+		var spec consumerSpec
+		if json.Unmarshal(m.Data, &spec) != nil {
+			return
+		}
+		cons, err := s.opts.JS.Consumer(s.ctx, spec.Stream, spec.Name)
+		if err != nil {
+			return
+		}
+		if err := s.startWorker(s.ctx, spec, cons); err != nil {
+			s.log.Warn("pull consumer announced by another node", "consumer", spec.Name, "err", err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", controlSubject, err)
+	}
+	s.mu.Lock()
+	s.control = sub
+	s.mu.Unlock()
+
+	streams := s.opts.JS.StreamNames(ctx)
+	var names []string
+	for name := range streams.Name() {
+		if name == invokeStreamName || strings.HasPrefix(name, topicStreamPrefix) {
+			names = append(names, name)
+		}
+	}
+	if err := streams.Err(); err != nil {
+		return fmt.Errorf("list streams: %w", err)
+	}
+	for _, name := range names {
+		st, err := s.opts.JS.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		infos := st.ListConsumers(ctx)
+		for info := range infos.Info() {
+			md := info.Config.Metadata
+			spec := consumerSpec{Stream: name, Name: info.Name, Function: md["hearth_function"], Topic: md["hearth_topic"],
+				Ordered: md["hearth_ordered"] == "true"}
+			if spec.Function == "" {
+				continue // not one of ours
+			}
+			cons, err := st.Consumer(ctx, info.Name)
+			if err != nil {
+				return fmt.Errorf("consumer %s on %s: %w", info.Name, name, err)
+			}
+			if err := s.startWorker(ctx, spec, cons); err != nil {
+				return err
+			}
+		}
+		if err := infos.Err(); err != nil {
+			return fmt.Errorf("list consumers of %s: %w", name, err)
+		}
+	}
+	return nil
+}
