@@ -51,7 +51,7 @@ func script(t *testing.T, body string) runtime.Artifact {
 }
 
 // buildLambda builds a Go Lambda function into a package.
-func buildLambda(t *testing.T, pkg string) runtime.Artifact {
+func buildLambda(t testing.TB, pkg string) runtime.Artifact {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), pkg)
@@ -66,7 +66,7 @@ func buildLambda(t *testing.T, pkg string) runtime.Artifact {
 	return runtime.Artifact{Bytes: b}
 }
 
-func newRuntime(t *testing.T, cfg Config) *Runtime {
+func newRuntime(t testing.TB, cfg Config) *Runtime {
 	t.Helper()
 	cfg.DataDir = t.TempDir()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
