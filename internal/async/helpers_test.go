@@ -17,7 +17,7 @@ import (
 )
 
 // behaviour is what a fake function does on its nth call (from 1).
-type behaviour func(n int, req runtime.Request) (runtime.Response, error)
+type behaviour func(ctx context.Context, n int, req runtime.Request) (runtime.Response, error)
 
 // fakeNode is an Invoker and a FunctionLookup over in-memory functions.
 type fakeNode struct {
@@ -61,7 +61,7 @@ func (f *fakeNode) Invoke(ctx context.Context, name string, req runtime.Request)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", invoke.ErrNotFound, name)
 	}
-	resp, err := b(n, req)
+	resp, err := b(ctx, n, req)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -75,7 +75,7 @@ func (f *fakeNode) callsOf(name string) []runtime.Request {
 }
 
 func ok(body string) behaviour {
-	return func(int, runtime.Request) (runtime.Response, error) {
+	return func(context.Context, int, runtime.Request) (runtime.Response, error) {
 		return runtime.Response{Status: 200, Body: []byte(body)}, nil
 	}
 }

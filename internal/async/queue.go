@@ -16,12 +16,12 @@ import (
 
 // envelope is one queued invocation, as stored in the work-queue stream.
 type envelope struct {
-	ID             string           `json:"id"`
-	Function       string           `json:"function"`
-	Request        runtime.Request  `json:"request"`
-	IdempotencyKey string           `json:"idempotency_key,omitempty"`
-	Source         string           `json:"source,omitempty"`
-	EnqueuedAt     time.Time        `json:"enqueued_at"`
+	ID             string          `json:"id"`
+	Function       string          `json:"function"`
+	Request        runtime.Request `json:"request"`
+	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	Source         string          `json:"source,omitempty"`
+	EnqueuedAt     time.Time       `json:"enqueued_at"`
 	// Previous holds the attempts of earlier runs (a redriven dead letter).
 	Previous []Attempt `json:"previous,omitempty"`
 }

@@ -43,7 +43,7 @@ func TestRetries(t *testing.T) {
 	s := env.service(t, "n1")
 	ctx := context.Background()
 	failFirst := func(n int) behaviour {
-		return func(call int, _ runtime.Request) (runtime.Response, error) {
+		return func(_ context.Context, call int, _ runtime.Request) (runtime.Response, error) {
 			if call <= n {
 				return failing("HandlerError"), nil
 			}
@@ -118,7 +118,7 @@ func TestRetries(t *testing.T) {
 func TestBadRequestIsNotRetried(t *testing.T) {
 	env := newEnv(t, nil)
 	s := env.service(t, "n1")
-	env.node.add("picky", registry.Config{Retries: ptr(5)}, func(int, runtime.Request) (runtime.Response, error) {
+	env.node.add("picky", registry.Config{Retries: ptr(5)}, func(context.Context, int, runtime.Request) (runtime.Response, error) {
 		return failing("BadRequest"), nil
 	})
 	id, err := s.Enqueue(context.Background(), "picky", runtime.Request{}, "")
@@ -135,7 +135,7 @@ func TestBadRequestIsNotRetried(t *testing.T) {
 func TestCrashAndTimeoutAreRetried(t *testing.T) {
 	env := newEnv(t, nil)
 	s := env.service(t, "n1")
-	env.node.add("flaky", registry.Config{Retries: ptr(2)}, func(n int, _ runtime.Request) (runtime.Response, error) {
+	env.node.add("flaky", registry.Config{Retries: ptr(2)}, func(_ context.Context, n int, _ runtime.Request) (runtime.Response, error) {
 		switch n {
 		case 1:
 			return runtime.Response{}, runtime.ErrTrap
