@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -514,4 +515,55 @@ func TestLambdaInvokeAPIOnANode(t *testing.T) {
 	if err := api.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestProcessPoolSemantics: min-warm provisions a process before the first
+// invocation, and concurrent invocations get processes of their own.
+func TestProcessPoolSemantics(t *testing.T) {
+	n, c, _ := processNode(t)
+	pkg := buildLambda(t, "testdata/lambda/behave")
+	deploy(t, c, "warm", client.FunctionConfig{Runtime: "process", Concurrency: 2, MinWarm: 1}, pkg)
+	waitUntil(t, "a provisioned (warm) first invocation", func() bool {
+		res, err := invokeJSON(t, c, "warm", map[string]string{"action": "echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !res.Cold
+	})
+
+	// Two overlapping invocations need two processes; both then stay warm.
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Go(func() {
+			_, err := invokeJSON(t, c, "warm", map[string]any{"action": "sleep", "size": 500})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.Get(n.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `hearth_instances{function="warm",state="idle"} 2`; !bytes.Contains(metrics, []byte(want)) {
+		t.Fatalf("metrics lack %s:\n%s", want, grepLines(metrics, "hearth_instances"))
+	}
+}
+
+func grepLines(b []byte, substr string) string {
+	var out []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

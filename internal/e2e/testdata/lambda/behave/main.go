@@ -19,7 +19,8 @@ import (
 // Event selects a behaviour.
 type Event struct {
 	Action string `json:"action"`
-	// Size is the number of bytes "big" returns, or MiB "alloc" takes.
+	// Size is the number of bytes "big" returns, MiB "alloc" takes, or
+	// milliseconds "sleep" sleeps.
 	Size int `json:"size"`
 	// Children is how many processes "fork" leaves behind.
 	Children int `json:"children"`
@@ -89,6 +90,9 @@ func handle(ctx context.Context, ev Event) (any, error) {
 			keep = append(keep, b)
 		}
 		return len(keep), nil
+	case "sleep":
+		time.Sleep(time.Duration(ev.Size) * time.Millisecond)
+		return "slept", nil
 	case "uptime":
 		return time.Since(started).String(), nil
 	}
