@@ -144,12 +144,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("process runtime: %w", err)
 		}
 	}
-	switch err := probeNamespaces(); {
-	case cfg.NoSandbox:
+	if cfg.NoSandbox {
 		r.sandbox.NamespacesReason = "disabled by configuration"
-	case err != nil:
+	} else if err := probeSandbox(r.rootMount, r.codeRoot); err != nil {
 		r.sandbox.NamespacesReason = err.Error()
-	default:
+	} else {
 		r.sandbox.Namespaces = true
 	}
 	cg, reason := detectCgroups()

@@ -276,19 +276,26 @@ func loopbackUp() error {
 	return nil
 }
 
-// probeNamespaces reports whether this process may make the namespaces a
-// sandbox needs, by trying on a throwaway thread.
-func probeNamespaces() error {
+// probeSandbox reports whether this process may build a sandbox, by
+// building one (namespaces, root, loopback) on a throwaway thread, so that a
+// host that allows namespaces but not some mount (a restrictive container)
+// is found at start and not at every cold start.
+func probeSandbox(rootMount, codeDir string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("hearth is not running as root")
 	}
 	done := make(chan error, 1)
 	go func() {
-		goruntime.LockOSThread() // never unlocked: the thread dies with its namespaces
-		done <- unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET)
+		goruntime.LockOSThread() // never unlocked: the thread dies with its namespaces and mounts
+		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET); err != nil {
+			done <- fmt.Errorf("unshare namespaces: %w", err)
+			return
+		}
+		if err := buildRoot(rootMount, codeDir, 1<<20); err != nil {
+			done <- err
+			return
+		}
+		done <- loopbackUp()
 	}()
-	if err := <-done; err != nil {
-		return fmt.Errorf("unshare namespaces: %w", err)
-	}
-	return nil
+	return <-done
 }
