@@ -29,7 +29,7 @@ type Schedule struct {
 	// of it since the Unix epoch, so every node computes the same ticks.
 	Every registry.Duration `json:"every,omitempty"`
 	// Data is the request body of each invocation.
-	Data      []byte    `json:"data,omitempty"`
+	Data      string    `json:"data,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	// Next is the next tick, computed when read.
 	Next time.Time `json:"next"`
@@ -239,7 +239,7 @@ func (s *Service) fire(sc Schedule, rev uint64, tick time.Time) {
 		return
 	}
 	env := envelope{Function: sc.Function, Source: "schedule:" + sc.Name, Request: runtime.Request{
-		Method: http.MethodPost, Path: "/", Body: sc.Data,
+		Method: http.MethodPost, Path: "/", Body: []byte(sc.Data),
 		Headers: map[string][]string{"X-Hearth-Schedule": {sc.Name}, "X-Hearth-Scheduled-Time": {tick.UTC().Format(time.RFC3339)}},
 	}}
 	if _, err := s.enqueue(ctx, env, "schedule-"+tickID); err != nil {

@@ -18,7 +18,7 @@ func TestScheduleFiresOncePerCluster(t *testing.T) {
 	ctx := context.Background()
 	env.node.add("tick", registry.Config{}, ok(""))
 	n1, n2 := env.service(t, "n1"), env.service(t, "n2")
-	sc, err := n1.AddSchedule(ctx, Schedule{Name: "often", Function: "tick", Every: registry.Duration(10 * time.Second), Data: []byte("d")})
+	sc, err := n1.AddSchedule(ctx, Schedule{Name: "often", Function: "tick", Every: registry.Duration(10 * time.Second), Data: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
