@@ -338,4 +338,3 @@ func (a *api) deleteSchedule(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
