@@ -42,6 +42,7 @@ func TestStateSmoke(t *testing.T) {
 		}
 	}
 	want = append(want, "state.nats.get.cached.p50_us", "state.nats.get.cached.p99_us", "state.guest.clock.p50_us",
+		"state.guest.codec.p50_us", "state.memory.get.hostcall.p50_us", "state.nats.get.hostcall.p50_us",
 		"baseline.redis.get.p50_us", "baseline.redis.get.p99_us", "baseline.redis.set.p50_us", "baseline.redis.set.ops_per_s",
 		"baseline.redis.get.ops_per_s", "baseline.natskv.get.p50_us", "baseline.natskv.put.p50_us",
 		"baseline.natskv.put16.ops_per_s")
@@ -50,7 +51,7 @@ func TestStateSmoke(t *testing.T) {
 			t.Errorf("result %s is missing or zero", name)
 		}
 	}
-	if len(rep.Notes) < 5 {
+	if len(rep.Notes) < 6 {
 		t.Errorf("want a note per target and one on the raw KV baseline, got %q", rep.Notes)
 	}
 	if t.Failed() || testing.Verbose() {

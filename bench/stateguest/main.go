@@ -20,19 +20,25 @@ package main
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	hearth "github.com/hearth-sh/hearth/sdk/go"
+	"github.com/hearth-sh/hearth/sdk/go/abi"
 )
 
 // run says what to measure.
 type run struct {
 	// Store is the node's state store to use.
 	Store string `json:"store"`
-	// Op is get, set or clock (no operation: the timer's own cost).
+	// Op is get, set, or one of the ops that take a Get apart: rawget (the
+	// host call with input encoded once, outside the loop, and its answer
+	// left undecoded: no SDK), codec (the SDK's JSON encoding of a Get and
+	// decoding of its answer, with no host call) and clock (nothing: the
+	// timer's own cost).
 	Op string `json:"op"`
 	// Writer separates the keys of concurrent writers.
 	Writer int `json:"writer"`
@@ -98,11 +104,14 @@ func prepare(ctx hearth.Context, r run) (func(i int) error, error) {
 			_, err := store.Set(keys[i%len(keys)], value)
 			return err
 		}, nil
-	case "get":
+	case "get", "rawget", "codec":
 		for _, k := range keys {
 			if _, err := store.Set(k, value); err != nil {
 				return nil, fmt.Errorf("seed %s: %w", k, err)
 			}
+		}
+		if r.Op != "get" {
+			return takeApart(r, keys)
 		}
 		return func(i int) error {
 			v, _, found, err := store.Get(keys[i%len(keys)])
@@ -112,7 +121,39 @@ func prepare(ctx hearth.Context, r run) (func(i int) error, error) {
 			return err
 		}, nil
 	}
-	return nil, hearth.BadRequest(fmt.Errorf("op %q: want get, set or clock", r.Op))
+	return nil, hearth.BadRequest(fmt.Errorf("op %q: want get, set, rawget, codec or clock", r.Op))
+}
+
+// takeApart returns the rawget or codec op: the two halves of a Get's cost.
+func takeApart(r run, keys []string) (func(i int) error, error) {
+	ins := make([][]byte, len(keys))
+	for i, k := range keys {
+		b, err := json.Marshal(abi.StateCall{Store: r.Store, Key: k})
+		if err != nil {
+			return nil, err
+		}
+		ins[i] = b
+	}
+	if r.Op == "rawget" {
+		return func(i int) error {
+			out, err := hearth.HostCall(abi.OpStateGet, ins[i%len(ins)])
+			if err == nil && len(out) < r.ValueSize {
+				err = fmt.Errorf("rawget: %d bytes of answer for a %d-byte value", len(out), r.ValueSize)
+			}
+			return err
+		}, nil
+	}
+	answer, err := hearth.HostCall(abi.OpStateGet, ins[0])
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) error {
+		if _, err := json.Marshal(abi.StateCall{Store: r.Store, Key: keys[i%len(keys)]}); err != nil {
+			return err
+		}
+		var res abi.StateResult
+		return json.Unmarshal(answer, &res)
+	}, nil
 }
 
 // measure runs op back to back for warmup, then records each op's
