@@ -66,20 +66,26 @@ func browserTools(t *testing.T) (chromium, nodeBin, nodePath string) {
 
 // dashboardSeen is what testdata/dashboard/drive.cjs reports.
 type dashboardSeen struct {
-	ConsoleErrors []string    `json:"consoleErrors"`
-	Screenshots   []string    `json:"screenshots"`
-	Title         string      `json:"title"`
-	Row           []string    `json:"row"`
-	Headers       []string    `json:"headers"`
-	ColdPct       string      `json:"coldPct"`
-	PoolSeries    []string    `json:"poolSeries"`
-	Hash          string      `json:"hash"`
-	Heading       string      `json:"heading"`
-	Waterfall     [][]segment `json:"waterfall"`
-	Legend        []string    `json:"legend"`
-	Histogram     int         `json:"histogram"`
-	Workflows     string      `json:"workflows"`
-	Traces        int         `json:"traces"`
+	ConsoleErrors     []string          `json:"consoleErrors"`
+	Screenshots       []string          `json:"screenshots"`
+	Title             string            `json:"title"`
+	Row               []string          `json:"row"`
+	Headers           []string          `json:"headers"`
+	ColdPct           string            `json:"coldPct"`
+	PoolSeries        []string          `json:"poolSeries"`
+	Hash              string            `json:"hash"`
+	Heading           string            `json:"heading"`
+	Waterfall         [][]segment       `json:"waterfall"`
+	Legend            []string          `json:"legend"`
+	Histogram         int               `json:"histogram"`
+	AskedForToken     bool              `json:"askedForToken"`
+	ErrorsBeforeToken []string          `json:"errorsBeforeToken"`
+	Execution         []string          `json:"execution"`
+	Graph             map[string]string `json:"graph"`
+	Edges             int               `json:"edges"`
+	DeadLetters       string            `json:"deadLetters"`
+	Traces            int               `json:"traces"`
+	Spans             []string          `json:"spans"`
 }
 
 type segment struct {
@@ -89,9 +95,11 @@ type segment struct {
 }
 
 // TestDashboardInBrowser deploys and invokes hello on a real node, then
-// opens the dashboard in headless Chromium: the functions table shows hello
-// with its cold-start percentage, and its page shows the five-phase
-// waterfall and the latency histogram, with no console errors.
+// opens the dashboard in headless Chromium behind a token: the page asks
+// for the token, the functions table shows hello with its cold-start
+// percentage, its page shows the five-phase waterfall and the latency
+// histogram, a workflow execution shows its coloured state graph, and a
+// trace its spans; with no console errors anywhere.
 func TestDashboardInBrowser(t *testing.T) {
 	chromium, nodeBin, nodePath := browserTools(t)
 	n, c := startNode(t, node.Config{})
@@ -100,8 +108,19 @@ func TestDashboardInBrowser(t *testing.T) {
 	// and the routes on the API), the test builds one beside the node: it
 	// lists the node's functions, reads pool sizes and traces from the
 	// node's API, and records the invocations the client makes.
+	// The workflow engine is not on the node yet either: a fixed execution of
+	// examples/workflows/order-check checks the graph.
+	def, err := os.ReadFile("../../examples/workflows/order-check.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	execution := web.ExecutionDetail{
+		Execution:  web.Execution{ID: "arn:hearth:states:local:execution:order-check/o-1", Name: "o-1", Machine: "order-check", Status: "RUNNING", Start: time.Now()},
+		Definition: def,
+		States:     map[string]string{"Normalize": web.StateSucceeded, "Route": web.StateSucceeded, "Large": web.StateRunning},
+	}
 	dash := web.New(web.Options{Functions: n, Pools: metricsPools(t, n.URL()),
-		PoolEvery: 100 * time.Millisecond, Traces: &apiTraces{base: n.URL()}})
+		PoolEvery: 100 * time.Millisecond, Traces: &apiTraces{base: n.URL()}, Workflows: oneExecution{execution}})
 	t.Cleanup(dash.Close)
 	mux := http.NewServeMux()
 	dash.Register(mux)
@@ -110,7 +129,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux.Handle("/", httputil.NewSingleHostReverseProxy(nodeURL))
-	srv := httptest.NewServer(mux)
+	// The token check the API makes, with the page itself public (as
+	// web.PublicPath says) so that it can ask for the token.
+	const token = "s3cret"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !web.PublicPath(r.URL.Path) && r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, `{"error":{"code":"unauthorized","message":"a token is required"}}`, http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 
 	deploy(t, c, "hello", client.FunctionConfig{}, build(t, "../../examples/hello"))
@@ -135,7 +163,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, nodeBin, "testdata/dashboard/drive.cjs")
 	cmd.Env = append(os.Environ(), "DASHBOARD_URL="+srv.URL+"/", "SCREENSHOT_DIR="+shots,
-		"CHROMIUM="+chromium, "FUNCTION=hello", "NODE_PATH="+nodePath)
+		"CHROMIUM="+chromium, "FUNCTION=hello", "TOKEN="+token, "NODE_PATH="+nodePath)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -190,11 +218,30 @@ func TestDashboardInBrowser(t *testing.T) {
 	if seen.Histogram != total {
 		t.Errorf("latency histogram counts %d invocations, want %d", seen.Histogram, total)
 	}
-	if !strings.Contains(seen.Workflows, "does not report workflow executions") {
-		t.Errorf("workflows view without a source says %q", seen.Workflows)
+	if !seen.AskedForToken {
+		t.Error("the page did not ask for the API token")
 	}
-	if seen.Traces == 0 {
-		t.Errorf("traces view lists no trace although hello was invoked %d times", total)
+	for _, e := range seen.ErrorsBeforeToken {
+		if !strings.Contains(e, "401") {
+			t.Errorf("console error before the token was given: %q", e)
+		}
+	}
+	if len(seen.Execution) < 3 || seen.Execution[0] != "o-1" || seen.Execution[2] != "RUNNING" {
+		t.Errorf("workflows table row = %q, want o-1 RUNNING", seen.Execution)
+	}
+	wantGraph := map[string]string{"Normalize": "succeeded", "Route": "succeeded", "Large": "running",
+		"Small": "unreached", "Empty": "unreached", "Done": "unreached"}
+	if fmt.Sprint(seen.Graph) != fmt.Sprint(wantGraph) {
+		t.Errorf("state graph colours = %v, want %v", seen.Graph, wantGraph)
+	}
+	if seen.Edges != 6 { // Normalize→Route, Route→Large|Empty|Small, Large→Done, Small→Done
+		t.Errorf("state graph has %d transitions, want 6", seen.Edges)
+	}
+	if !strings.Contains(seen.DeadLetters, "does not report its dead-letter queue") {
+		t.Errorf("dead-letter view without a source says %q", seen.DeadLetters)
+	}
+	if seen.Traces == 0 || len(seen.Spans) == 0 {
+		t.Errorf("traces view lists %d traces, the newest with spans %q; hello was invoked %d times", seen.Traces, seen.Spans, total)
 	}
 	for _, p := range seen.Screenshots {
 		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
@@ -271,6 +318,20 @@ func metricsPools(t *testing.T, base string) func() []telemetry.PoolGauge {
 		}
 		return out
 	}
+}
+
+// oneExecution is a web.WorkflowSource of one execution.
+type oneExecution struct{ e web.ExecutionDetail }
+
+func (o oneExecution) Executions(context.Context, int) ([]web.Execution, error) {
+	return []web.Execution{o.e.Execution}, nil
+}
+
+func (o oneExecution) Execution(_ context.Context, id string) (web.ExecutionDetail, error) {
+	if id != o.e.ID {
+		return web.ExecutionDetail{}, fmt.Errorf("execution %s: %w", id, web.ErrNotFound)
+	}
+	return o.e, nil
 }
 
 // apiTraces is a web.TraceSource over the node's /v1/traces.

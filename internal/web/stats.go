@@ -85,11 +85,15 @@ func (d *Dashboard) Functions(ctx context.Context) ([]FunctionStats, error) {
 		fns, err := d.opts.Functions.List(ctx)
 		if err != nil {
 			listErr = fmt.Errorf("list functions: %w", err)
+			fns = nil
 		}
 		for _, fn := range fns {
 			deployed[fn.Name] = fn.Version
 		}
 	}
+	// Without a list to go by (none given, or it failed), every invoked
+	// function is shown; with one, a function not on it is gone.
+	listed := d.opts.Functions != nil && listErr == nil
 	d.mu.RLock()
 	windows := make(map[string]*window, len(d.fns))
 	for name, w := range d.fns {
@@ -101,10 +105,10 @@ func (d *Dashboard) Functions(ctx context.Context) ([]FunctionStats, error) {
 	for name, w := range windows {
 		fs, _ := d.stats(name, w, now)
 		v, ok := deployed[name]
-		fs.Deployed = ok
+		fs.Deployed = ok || !listed // unknown is shown as deployed: nothing says it is gone
 		if ok {
 			fs.Version = v
-		} else if d.opts.Functions != nil && fs.Window.Invocations == 0 {
+		} else if listed && fs.Window.Invocations == 0 {
 			continue // deleted, and quiet for a whole window
 		}
 		out = append(out, fs)

@@ -65,28 +65,32 @@ func (w *window) record(inv recordable) {
 	b := bucketOf(inv.duration)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := &w.slots[int(idx%int64(len(w.slots)))]
-	if s.index != idx {
-		if idx < s.index {
-			return // older than the whole window: a late report, not worth a slot
-		}
-		*s = slot{index: idx}
-	}
-	s.n++
-	s.latency[b]++
 	w.total.Invocations++
 	if inv.failed {
-		s.errors++
 		w.total.Errors++
 	}
 	if inv.cold {
-		s.cold++
 		w.total.Cold++
 		w.pushCold(inv.coldStart)
 	}
 	w.version = max(w.version, inv.version)
 	if inv.at.After(w.lastSeen) {
 		w.lastSeen = inv.at
+	}
+	s := &w.slots[int(idx%int64(len(w.slots)))]
+	if s.index != idx {
+		if idx < s.index {
+			return // a lap behind the ring: older than the whole window
+		}
+		*s = slot{index: idx}
+	}
+	s.n++
+	s.latency[b]++
+	if inv.failed {
+		s.errors++
+	}
+	if inv.cold {
+		s.cold++
 	}
 }
 

@@ -48,6 +48,13 @@ function fmtMS(v) {
 const fmtPct = (v) => (v === null || v === undefined ? "—" : v.toFixed(1) + "%");
 const fmtRate = (v) => (v >= 10 ? v.toFixed(0) : v >= 0.1 ? v.toFixed(2) : v.toFixed(3)) + "/s";
 const fmtTime = (t) => new Date(t).toLocaleTimeString();
+
+// msOf reads an RFC 3339 time to fractional milliseconds: Date keeps whole
+// milliseconds only, and spans and warm invocations are shorter than that.
+function msOf(t) {
+  const frac = /\.(\d+)/.exec(t);
+  return Date.parse(t.replace(/\.\d+/, "")) + (frac ? Number("0." + frac[1]) * 1000 : 0);
+}
 const fmtWindow = (sec) => (sec >= 60 && sec % 60 === 0 ? `${sec / 60} min` : `${sec} s`);
 
 // ---- API -------------------------------------------------------------------
@@ -414,26 +421,26 @@ async function viewTraces() {
         h("td", { text: root ? root.name : "—" }),
         h("td", { text: fmtTime(t.start) }),
         h("td", { class: "num", text: t.spans.length }),
-        h("td", { class: "num", text: fmtMS(traceEnd(t) - new Date(t.start).getTime()) }));
+        h("td", { class: "num", text: fmtMS(traceEnd(t) - msOf(t.start)) }));
     }))));
   return out;
 }
 
-const traceEnd = (t) => Math.max(...t.spans.map((sp) => new Date(sp.end).getTime()));
+const traceEnd = (t) => Math.max(...t.spans.map((sp) => msOf(sp.end)));
 
 async function viewTrace(id) {
   const t = await api("/v1/dashboard/traces/" + encodeURIComponent(id));
-  const t0 = new Date(t.start).getTime(), total = Math.max(traceEnd(t) - t0, 0.001);
+  const t0 = msOf(t.start), total = Math.max(traceEnd(t) - t0, 0.001);
   const byID = Object.fromEntries(t.spans.map((sp) => [sp.span_id, sp]));
   const depth = (sp) => { let d = 0; while (sp && byID[sp.parent_id] && d < 20) { sp = byID[sp.parent_id]; d++; } return d; };
-  const spans = [...t.spans].sort((a, b) => new Date(a.start) - new Date(b.start));
+  const spans = [...t.spans].sort((a, b) => msOf(a.start) - msOf(b.start));
   const W = 800, labelW = 260, rowH = 20, barW = W - labelW - 70;
   const svg = s("svg", { viewBox: `0 0 ${W} ${spans.length * rowH + 6}`, width: W, role: "img", "aria-label": `${spans.length} spans over ${fmtMS(total)}` },
     spans.map((sp, i) => {
-      const st = new Date(sp.start).getTime() - t0, dur = new Date(sp.end).getTime() - new Date(sp.start).getTime();
+      const st = msOf(sp.start) - t0, dur = msOf(sp.end) - msOf(sp.start);
       const y = 3 + i * rowH, x = labelW + (st / total) * barW;
       const phase = PHASES.includes(sp.name) ? "phase phase-" + sp.name : "";
-      return s("g", {},
+      return s("g", { class: "span", "data-span": sp.name },
         s("text", { x: depth(sp) * 10, y: y + 13, text: sp.name }),
         s("rect", { class: phase, x, y, width: Math.max(1, (dur / total) * barW), height: rowH - 6, fill: phase ? null : "var(--runtime)" },
           s("title", { text: `${sp.name}: ${fmtMS(dur)}` + (sp.status ? ` (${sp.status})` : "") })),

@@ -4,8 +4,9 @@
 // what it waits for.
 //
 // Environment: DASHBOARD_URL (the page), SCREENSHOT_DIR, CHROMIUM (the
-// browser's path), FUNCTION (the function to look at), NODE_PATH (where
-// playwright-core is installed).
+// browser's path), FUNCTION (the function to look at), TOKEN (the API
+// token to give the page when it asks), NODE_PATH (where playwright-core
+// is installed).
 "use strict";
 
 const path = require("path");
@@ -33,6 +34,17 @@ async function main() {
     page.on("requestfailed", (r) => out.consoleErrors.push("request failed: " + r.url()));
 
     await page.goto(url, { waitUntil: "load" });
+    if (process.env.TOKEN) {
+      // The node wants a token: the page asks for it, as a person sees it.
+      const dialog = page.getByRole("dialog", { name: "API token" });
+      await dialog.waitFor({ timeout: 15000 });
+      await dialog.getByLabel("Token").fill(process.env.TOKEN);
+      await dialog.getByRole("button", { name: "Use token" }).click();
+      out.askedForToken = true;
+      // Asking for data without the token is how the page learns it needs
+      // one; Chromium logs those 401s, which are kept apart.
+      out.errorsBeforeToken = out.consoleErrors.splice(0);
+    }
     const row = page.locator(`#functions tr[data-function="${fn}"]`);
     const cold = row.locator('td[data-col="cold"]');
     // The table is live: wait for the cold-start percentage to be there.
@@ -64,15 +76,33 @@ async function main() {
     out.screenshots.push(path.join(shots, "function.png"));
     await page.screenshot({ path: out.screenshots.at(-1), fullPage: true });
 
-    // Views whose sources are not wired say so instead of breaking.
+    // A workflow execution and its state-machine graph.
     await page.getByRole("link", { name: "Workflows" }).click();
+    const exec = page.locator("main tbody tr").first();
+    await exec.waitFor({ timeout: 15000 });
+    out.execution = await exec.evaluate((tr) => [...tr.children].map((c) => c.textContent.trim()));
+    await exec.getByRole("link").click();
+    await page.waitForSelector("#graph g.state", { timeout: 15000 });
+    out.graph = await page.locator("#graph g.state").evaluateAll((gs) =>
+      Object.fromEntries(gs.map((g) => [g.dataset.state, g.getAttribute("class").replace("state state-", "")])));
+    out.edges = await page.locator("#graph line").count();
+    out.screenshots.push(path.join(shots, "workflow.png"));
+    await page.screenshot({ path: out.screenshots.at(-1), fullPage: true });
+
+    // A view whose source is not wired says so instead of breaking.
+    await page.getByRole("link", { name: "Dead letters" }).click();
     await page.waitForSelector("main .empty", { timeout: 15000 });
-    out.workflows = (await page.locator("main .empty").textContent()).trim();
+    out.deadLetters = (await page.locator("main .empty").textContent()).trim();
+
+    // The most recent trace, as a span waterfall.
     await page.getByRole("link", { name: "Traces" }).click();
     await page.waitForFunction(() => document.querySelector("main h1")?.textContent === "Traces");
-    await page.waitForSelector("main table, main .empty", { timeout: 15000 });
+    await page.waitForSelector("main tbody tr", { timeout: 15000 });
     out.traces = await page.locator("main tbody tr").count();
-    out.screenshots.push(path.join(shots, "traces.png"));
+    await page.locator("main tbody tr").first().getByRole("link").click();
+    await page.waitForSelector("main svg g.span", { timeout: 15000 });
+    out.spans = await page.locator("main svg g.span").evaluateAll((gs) => gs.map((g) => g.dataset.span));
+    out.screenshots.push(path.join(shots, "trace.png"));
     await page.screenshot({ path: out.screenshots.at(-1), fullPage: true });
     out.phasesExpected = phases;
   } finally {
