@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hearth-sh/hearth/internal/async"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/pool"
 	"github.com/hearth-sh/hearth/internal/registry"
@@ -150,6 +151,18 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set(hdrRequestID, req.ID)
+	if typ == "Event" && a.cfg.Events != nil {
+		// Lambda's async invocations carry no idempotency key; the request
+		// id is the queued invocation's id.
+		id, err := a.cfg.Events.Enqueue(r.Context(), name, req, "")
+		if err != nil {
+			writeServiceError(w, a.serviceErrorOf(err, name))
+			return
+		}
+		w.Header().Set(hdrRequestID, id)
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
 	if typ == "Event" {
 		select {
 		case a.events <- struct{}{}:
@@ -220,7 +233,9 @@ func (a *API) serviceErrorOf(err error, name string) *serviceError {
 	switch {
 	case errors.Is(err, registry.ErrNotFound), errors.Is(err, invoke.ErrNotFound):
 		return userError(http.StatusNotFound, "ResourceNotFoundException", "Function not found: %s", a.arn(name))
-	case errors.Is(err, registry.ErrInvalidName):
+	case errors.Is(err, async.ErrTooLarge):
+		return userError(http.StatusRequestEntityTooLarge, "RequestTooLargeException", "%v", err)
+	case errors.Is(err, registry.ErrInvalidName), errors.Is(err, async.ErrInvalid):
 		return userError(http.StatusBadRequest, "InvalidParameterValueException", "%v", err)
 	case errors.Is(err, pool.ErrThrottled):
 		e := userError(http.StatusTooManyRequests, "TooManyRequestsException", "Rate Exceeded: %v", err)

@@ -11,9 +11,10 @@
 // service itself as Lambda sends them: the status, the X-Amzn-ErrorType
 // header and a {"Type","Message"} body.
 //
-// Event invocations are run in the background by this package, bounded in
-// number, and are lost if the node stops: a stand-in until hearth's durable
-// async queue takes them over.
+// Event invocations go to Config.Events, hearth's durable async queue
+// (retries, dead letters, destinations), when it is set. Without it they run
+// in the background of this node, bounded in number, and are lost if the node
+// stops.
 package lambdaapi
 
 import (
@@ -43,9 +44,17 @@ type LogTail interface {
 	Tail(function string, n int) []fnlog.Entry
 }
 
+// EventQueue queues async invocations durably (*async.Service is one).
+type EventQueue interface {
+	Enqueue(ctx context.Context, function string, req runtime.Request, idempotencyKey string) (string, error)
+}
+
 // Config configures the API.
 type Config struct {
 	Invoker Invoker
+	// Events takes Event invocations; nil runs them in the background, not
+	// durably.
+	Events EventQueue
 	// Logs serves X-Amz-Log-Type: Tail; nil answers it with no log.
 	Logs   LogTail
 	Logger *slog.Logger

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/hearth-sh/hearth/internal/async"
 	"github.com/hearth-sh/hearth/internal/fnlog"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/pool"
@@ -225,5 +226,47 @@ func TestParseName(t *testing.T) {
 		if n, q := parseName(tt.in); n != tt.name || q != tt.qualifier {
 			t.Errorf("parseName(%q) = %q, %q; want %q, %q", tt.in, n, q, tt.name, tt.qualifier)
 		}
+	}
+}
+
+// queue records what it is asked to enqueue.
+type queue struct {
+	mu   sync.Mutex
+	reqs []runtime.Request
+	err  error
+}
+
+func (q *queue) Enqueue(_ context.Context, function string, req runtime.Request, _ string) (string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return "", q.err
+	}
+	q.reqs = append(q.reqs, req)
+	return "queued-" + function, nil
+}
+
+func TestEventsGoToTheQueue(t *testing.T) {
+	node := &fakeNode{logs: fnlog.New(10), done: make(chan string, 10)}
+	q := &queue{}
+	api := New(Config{Invoker: node, Events: q})
+	mux := http.NewServeMux()
+	api.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := SDKClient(srv.URL)
+	ctx := context.Background()
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("echo"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"q":1}`)})
+	if err != nil || out.StatusCode != 202 {
+		t.Fatalf("event: %v %v", out, err)
+	}
+	if len(q.reqs) != 1 || string(q.reqs[0].Body) != `{"q":1}` || len(node.calls) != 0 {
+		t.Fatalf("queued %d (%v), invoked %d: want the event queued, not run", len(q.reqs), q.reqs, len(node.calls))
+	}
+	q.err = fmt.Errorf("%w: 7 MB", async.ErrTooLarge)
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("echo"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)})
+	var tooLarge *types.RequestTooLargeException
+	if !errors.As(err, &tooLarge) {
+		t.Fatalf("queue refusal: %v, want RequestTooLargeException", err)
 	}
 }
