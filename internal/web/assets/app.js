@@ -133,8 +133,17 @@ async function refresh(view, args, gen, first) {
     statusEl.classList.add("error");
     if (first || err.status === 404) paint(gen, [h("h1", { text: "Cannot show this view" }), h("p", { class: "error-box", text: err.message })]);
   }
-  if (gen === generation) timer = setTimeout(() => refresh(view, args, gen, false), pollMS);
+  if (gen === generation) timer = setTimeout(() => poll(view, args, gen), pollMS);
   if (first && gen === generation) main.focus({ preventScroll: true });
+}
+
+// poll refreshes the view, or, while the tab is hidden, waits until it is
+// shown again: a dashboard left open in a background tab costs the node nothing.
+function poll(view, args, gen) {
+  if (!document.hidden) return refresh(view, args, gen, false);
+  document.addEventListener("visibilitychange", () => {
+    if (gen === generation) refresh(view, args, gen, false);
+  }, { once: true });
 }
 
 // paint swaps the view's content in, keeping what the user opened
