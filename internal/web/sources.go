@@ -60,9 +60,11 @@ type DeadLetterSource interface {
 
 // DeadLetter is an asynchronous invocation that ran out of retries.
 type DeadLetter struct {
-	Function  string    `json:"function"`
-	RequestID string    `json:"request_id"`
-	Time      time.Time `json:"time"`
+	Function  string `json:"function"`
+	RequestID string `json:"request_id"`
+	// Condition says why it ended (RetriesExhausted, BadRequest, ...).
+	Condition string    `json:"condition,omitempty"`
+	Time      time.Time `json:"time"` // when it failed for good
 	Attempts  int       `json:"attempts"`
 	Error     string    `json:"error"`
 }

@@ -471,11 +471,12 @@ async function viewDeadLetters() {
   const th = (text, cls) => h("th", { scope: "col", class: cls, text });
   out.push(h("table", {},
     h("caption", { text: "Asynchronous invocations that ran out of retries, newest first" }),
-    h("thead", {}, h("tr", {}, th("Function"), th("Request"), th("Time"), th("Attempts", "num"), th("Error"))),
+    h("thead", {}, h("tr", {}, th("Function"), th("Request"), th("Failed"), th("Why"), th("Attempts", "num"), th("Error"))),
     h("tbody", {}, data.dead_letters.map((d) => h("tr", {},
       h("th", { scope: "row" }, h("a", { href: "#/functions/" + encodeURIComponent(d.function), text: d.function })),
       h("td", {}, h("code", { text: d.request_id })),
       h("td", { text: fmtTime(d.time) }),
+      h("td", { text: d.condition || "—" }),
       h("td", { class: "num", text: d.attempts }),
       h("td", { text: d.error }))))));
   return out;
