@@ -78,6 +78,9 @@ func State(ctx context.Context, opts StateOptions) (*Report, error) {
 	if strings.Contains(opts.PostgresURL, ",") {
 		return nil, errors.New("the postgres URL must not contain a comma (it is part of a store spec)")
 	}
+	if _, err := exec.LookPath("redis-benchmark"); err != nil {
+		return nil, fmt.Errorf("redis-benchmark is not on PATH (Debian: apt-get install redis-server): %w", err)
+	}
 	wasm, err := wasmbuild.Build(ctx, opts.GuestDir)
 	if err != nil {
 		return nil, fmt.Errorf("build the state bench function: %w", err)
