@@ -119,7 +119,7 @@ func (e *testEnv) service(t *testing.T, nodeID string) *Service {
 // that would otherwise hang, it asserts nothing about speed.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for: %s", what)

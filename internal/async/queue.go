@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
@@ -60,7 +62,7 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (stri
 	}
 	env.Request.ID = env.ID
 	env.EnqueuedAt = s.opts.Clock.Now().UTC()
-	if err := s.ensureWorker(ctx, queueConsumer(fn.Name)); err != nil {
+	if err := s.ensureWorker(ctx, queueConsumer(fn.Name), false); err != nil {
 		return "", err
 	}
 	rec := Record{ID: env.ID, Function: env.Function, Status: StatusQueued, Source: env.Source,
@@ -130,7 +132,9 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 		return
 	}
 
+	stopBeat := s.heartbeat(msg)
 	res, err := s.opts.Invoker.Invoke(ctx, env.Function, env.Request)
+	stopBeat()
 	if ctx.Err() != nil {
 		// The service is closing and cut the attempt short: it does not
 		// count, and the message goes back to the queue at once.
@@ -212,4 +216,32 @@ func (s *Service) fail(ctx context.Context, msg jetstream.Msg, env envelope, rec
 		s.deliver(ctx, fn.Config.OnFailure, env, rec, condition)
 	}
 	_ = msg.Ack()
+}
+
+// heartbeat tells JetStream every ackHeartbeat that msg is still being
+// worked on, so that a long invocation is not delivered again meanwhile.
+// The returned func stops it.
+func (s *Service) heartbeat(msg jetstream.Msg) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var timer clock.Timer
+	var beat func()
+	beat = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		_ = msg.InProgress()
+		timer = s.opts.Clock.AfterFunc(ackHeartbeat, beat)
+	}
+	mu.Lock()
+	timer = s.opts.Clock.AfterFunc(ackHeartbeat, beat)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
+	}
 }

@@ -213,7 +213,7 @@ func (s *Service) Subscribe(ctx context.Context, topic, function string) error {
 		return err
 	}
 	for _, ordered := range []bool{false, true} {
-		if err := s.ensureWorker(ctx, subConsumer(topic, function, ordered)); err != nil {
+		if err := s.ensureWorker(ctx, subConsumer(topic, function, ordered), true); err != nil {
 			return fmt.Errorf("subscribe %s to %s: %w", function, topic, err)
 		}
 	}

@@ -82,32 +82,39 @@ func (w *worker) finish() {
 	w.wg.Done()
 }
 
-// stop ends pulling and waits for the invocations in flight. A message
-// taken but not started is left unacknowledged, to be delivered again.
+// stop ends pulling and waits for the invocations in flight. Messages
+// pulled but not started are handed back (nak) by the callback as the
+// consumer drains, so they run again at once elsewhere or after a restart
+// instead of waiting out their ack deadline.
 func (w *worker) stop() {
-	w.cc.Stop()
 	w.mu.Lock()
 	if !w.stopped {
 		w.stopped = true
 		close(w.done)
 	}
 	w.mu.Unlock()
+	w.cc.Drain()
+	<-w.cc.Closed()
 	w.wg.Wait()
 }
 
-// consumerConfig derives a durable consumer's config from its function.
-// AckWait outlasts the function's timeout, so a message is redelivered only
-// when the node that held it is gone (or took far too long).
-func (s *Service) consumerConfig(ctx context.Context, spec consumerSpec) jetstream.ConsumerConfig {
-	timeout := 30 * time.Second
-	if fn, err := s.opts.Functions.Get(ctx, spec.Function); err == nil {
-		timeout = time.Duration(fn.Config.Defaults().Timeout)
-	}
+// ackWait is how long a delivered message may go without word from the
+// node that holds it before JetStream delivers it again. Nodes renew it
+// every ackHeartbeat while an invocation runs (see process), so it bounds
+// how soon the events of a crashed node run again, not how long a function
+// may take.
+const (
+	ackWait      = 30 * time.Second
+	ackHeartbeat = 10 * time.Second
+)
+
+// consumerConfig is a durable consumer's config.
+func (s *Service) consumerConfig(spec consumerSpec) jetstream.ConsumerConfig {
 	cfg := jetstream.ConsumerConfig{
 		Durable:       spec.Name,
 		FilterSubject: spec.filter(),
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       timeout + 10*time.Second,
+		AckWait:       ackWait,
 		MaxDeliver:    -1, // retries are counted in the record, per the function's current config
 		MaxAckPending: 10000,
 		Metadata:      map[string]string{"hearth_function": spec.Function, "hearth_topic": spec.Topic},
@@ -124,14 +131,18 @@ func (s *Service) consumerConfig(ctx context.Context, spec consumerSpec) jetstre
 
 // ensureWorker creates spec's consumer if needed, starts pulling it here
 // and tells the other nodes to pull it too.
-func (s *Service) ensureWorker(ctx context.Context, spec consumerSpec) error {
+//
+// A queue's worker, once running here, is trusted to exist (enqueue is the
+// hot path); force makes sure of the consumer anyway, for a subscription
+// that another node may have deleted and this node not yet noticed.
+func (s *Service) ensureWorker(ctx context.Context, spec consumerSpec, force bool) error {
 	s.mu.Lock()
 	_, running := s.consumers[spec.Name+"@"+spec.Stream]
 	s.mu.Unlock()
-	if running {
+	if running && !force {
 		return nil
 	}
-	cons, err := s.opts.JS.CreateOrUpdateConsumer(ctx, spec.Stream, s.consumerConfig(ctx, spec))
+	cons, err := s.opts.JS.CreateOrUpdateConsumer(ctx, spec.Stream, s.consumerConfig(spec))
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", spec.Name, spec.Stream, err)
 	}
