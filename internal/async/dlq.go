@@ -130,10 +130,18 @@ func (s *Service) Redrive(ctx context.Context, function, id string) ([]string, e
 		if _, err := s.enqueue(ctx, env, fmt.Sprintf("%s-redrive-%d", dl.ID, seq)); err != nil {
 			return ids, fmt.Errorf("redrive %s: %w", dl.ID, err)
 		}
-		if err := s.dlqStream.DeleteMsg(ctx, seq); err != nil {
+		if err := s.dlqStream.DeleteMsg(ctx, seq); err != nil && !s.gone(ctx, seq) {
 			return ids, fmt.Errorf("remove redriven dead letter %s: %w", dl.ID, err)
 		}
 		ids = append(ids, dl.ID)
 	}
 	return ids, nil
+}
+
+// gone reports whether the message at seq no longer exists: the redriven
+// invocation already failed again, and its new dead letter replaced the old
+// one (one per subject). The server's delete error says so only in text.
+func (s *Service) gone(ctx context.Context, seq uint64) bool {
+	_, err := s.dlqStream.GetMsg(ctx, seq)
+	return errors.Is(err, jetstream.ErrMsgNotFound)
 }
