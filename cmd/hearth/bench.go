@@ -55,8 +55,29 @@ func newBenchCommand() *cobra.Command {
 	warmCmd.Flags().DurationVar(&warm.Duration, "duration", 5*time.Second, "length of each load run")
 	warmCmd.Flags().IntVar(&warm.ColdSamples, "cold-samples", 200, "number of cold starts to time")
 	cmd.AddCommand(warmCmd)
+	var proc bench.ProcessOptions
+	procCmd := &cobra.Command{
+		Use:   "process",
+		Short: "An aws-lambda-go echo on the process runtime next to the Lambda RIE and a plain fork+exec",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := bench.Process(cmd.Context(), proc)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(os.Stdout)
+			}
+			return rep.WriteTable(os.Stdout)
+		},
+	}
+	procCmd.Flags().StringVar(&proc.EchoDir, "echo", "./examples/lambda-echo", "the aws-lambda-go echo function to build")
+	procCmd.Flags().DurationVar(&proc.Duration, "duration", 3*time.Second, "length of each warm run")
+	procCmd.Flags().IntVar(&proc.ColdSamples, "cold-samples", 100, "number of cold starts to time")
+	procCmd.Flags().StringVar(&proc.RIE, "rie", "", "aws-lambda-rie binary (default: go install it)")
+	cmd.AddCommand(procCmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return fmt.Errorf("name a benchmark: %s", "warm")
+		return fmt.Errorf("name a benchmark: %s", "warm, process")
 	}
 	return cmd
 }

@@ -14,12 +14,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hearth-sh/hearth/client"
+	"github.com/hearth-sh/hearth/internal/runtime/process"
 	"github.com/hearth-sh/hearth/internal/wasmbuild"
 )
 
 func newDeployCommand(g *globals) *cobra.Command {
 	var (
-		wasmFile, memory, runtime, handler string
+		wasmFile, zipPath, memory, runtime string
+		handler                            string
 		policy, onSuccess, onFailure       string
 		retries                            int
 		timeout, keepAlive                 time.Duration
@@ -37,15 +39,20 @@ func newDeployCommand(g *globals) *cobra.Command {
 			var artifact []byte
 			var err error
 			switch {
-			case wasmFile != "" && len(args) == 2:
-				return errors.New("give either a directory or --wasm, not both")
+			case (wasmFile != "" || zipPath != "") && len(args) == 2, wasmFile != "" && zipPath != "":
+				return errors.New("give one of a directory, --wasm or --zip")
 			case wasmFile != "":
 				artifact, err = os.ReadFile(wasmFile)
+			case zipPath != "":
+				if runtime == "" {
+					runtime = "process"
+				}
+				artifact, err = readPackage(zipPath)
 			case len(args) == 2:
 				fmt.Fprintf(os.Stderr, "building %s for GOOS=wasip1 GOARCH=wasm…\n", args[1])
 				artifact, err = wasmbuild.Build(cmd.Context(), args[1])
 			default:
-				return errors.New("nothing to deploy: give a Go function directory or --wasm FILE")
+				return errors.New("nothing to deploy: give a Go function directory, --wasm FILE or --zip PACKAGE")
 			}
 			if err != nil {
 				return err
@@ -74,6 +81,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&wasmFile, "wasm", "", "deploy a prebuilt WebAssembly module")
+	f.StringVar(&zipPath, "zip", "", "deploy a Lambda deployment package (a .zip, or a directory to zip) on the process runtime")
 	f.StringVar(&memory, "memory", "", "max memory, e.g. 64MiB, 1GiB or a number of MiB (default 128MiB)")
 	f.DurationVar(&timeout, "timeout", 0, "max time of one invocation (default 30s)")
 	f.IntVar(&concurrency, "concurrency", 0, "max concurrent instances on a node (default 10)")
@@ -87,6 +95,19 @@ func newDeployCommand(g *globals) *cobra.Command {
 	f.StringVar(&onSuccess, "on-success", "", "async destination on success: function:NAME or topic:NAME")
 	f.StringVar(&onFailure, "on-failure", "", "async destination on failure: function:NAME or topic:NAME")
 	return cmd
+}
+
+// readPackage reads a Lambda deployment package: a zip file as is, or a
+// directory zipped.
+func readPackage(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--zip: %w", err)
+	}
+	if info.IsDir() {
+		return process.ZipDir(path)
+	}
+	return os.ReadFile(path)
 }
 
 // parseMemory reads a size such as 64MiB, 64MB, 1GiB or 128 (MiB).

@@ -53,6 +53,9 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 	// Traces, if set, serves recent traces at /v1/traces.
 	Traces *telemetry.RecentTraces
+	// Public, if set, names the paths anyone may GET without the token
+	// (the dashboard's page and assets; its data stays behind the token).
+	Public func(path string) bool
 }
 
 // Server serves the API.
@@ -104,12 +107,15 @@ func New(cfg Config) *Server {
 
 // ServeHTTP checks the token, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Token != "" && r.URL.Path != "/healthz" && !s.authorized(r) {
+	public := r.URL.Path == "/healthz" || (r.Method == http.MethodGet && s.cfg.Public != nil && s.cfg.Public(r.URL.Path))
+	if s.cfg.Token != "" && !public && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hearth"`)
 		writeError(w, errUnauthorized)
 		return
 	}
-	if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+	// Health checks, scrapes and the dashboard's polling are not traced:
+	// they would crowd real invocations out of the recent traces.
+	if public || r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/v1/dashboard/") {
 		s.mux.ServeHTTP(w, r)
 		return
 	}

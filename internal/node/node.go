@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hearth-sh/hearth/internal/api"
+	"github.com/hearth-sh/hearth/internal/api/lambdaapi"
 	"github.com/hearth-sh/hearth/internal/api/stateapi"
 	"github.com/hearth-sh/hearth/internal/backbone"
 	"github.com/hearth-sh/hearth/internal/clock"
@@ -23,6 +24,7 @@ import (
 	"github.com/hearth-sh/hearth/internal/runtime"
 	"github.com/hearth-sh/hearth/internal/state"
 	"github.com/hearth-sh/hearth/internal/telemetry"
+	"github.com/hearth-sh/hearth/internal/web"
 )
 
 // Config configures a node. The zero value of every field but DataDir has a
@@ -66,6 +68,7 @@ type Node struct {
 	logs       *fnlog.Book
 	metrics    *telemetry.Metrics
 	tracing    *telemetry.Tracing
+	dashboard  *web.Dashboard
 	closers    []func(context.Context) error
 	listener   net.Listener
 	server     *http.Server
@@ -134,8 +137,16 @@ func (n *Node) start(ctx context.Context) error {
 	n.closers = append(n.closers, n.tracing.Shutdown)
 	// The metrics read pool sizes at scrape time, after the dispatcher exists.
 	n.metrics = telemetry.NewMetrics(func() []telemetry.PoolGauge { return n.dispatcher.PoolGauges() })
+	n.dashboard = web.New(web.Options{Clock: cfg.Clock, Functions: n, Traces: n.tracing.Recent,
+		Pools: func() []telemetry.PoolGauge {
+			if n.dispatcher == nil {
+				return nil
+			}
+			return n.dispatcher.PoolGauges()
+		}})
+	n.closers = append(n.closers, func(context.Context) error { n.dashboard.Close(); return nil })
 	n.dispatcher = invoke.New(invoke.Options{Runtimes: runtimes, Clock: cfg.Clock, Logger: cfg.Logger,
-		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics, Tracer: n.tracing.Tracer})
+		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics, Tracer: n.tracing.Tracer, Recorder: n.dashboard})
 	n.restore(ctx)
 	if err := n.follow(); err != nil {
 		return err
@@ -146,7 +157,8 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger,
-		Mount: n.mount, Tracer: n.tracing.Tracer, Propagator: n.tracing.Propagator, Traces: n.tracing.Recent})
+		Mount: n.mount, Tracer: n.tracing.Tracer, Propagator: n.tracing.Propagator, Traces: n.tracing.Recent,
+		Public: web.PublicPath})
 	n.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	n.server.RegisterOnShutdown(srv.Close)
 	go func() { n.served <- n.server.Serve(n.listener) }()
@@ -155,7 +167,11 @@ func (n *Node) start(ctx context.Context) error {
 
 // mount adds the API surfaces of the node's other services.
 func (n *Node) mount(mux *http.ServeMux) {
+	n.dashboard.Register(mux)
 	stateapi.Register(mux, n.stores)
+	lapi := lambdaapi.New(lambdaapi.Config{Invoker: n, Logs: n.logs, Logger: n.cfg.Logger})
+	lapi.Register(mux)
+	n.closers = append(n.closers, lapi.Close)
 }
 
 // restore activates every deployed function, as after a restart. A function

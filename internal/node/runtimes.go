@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/runtime/process"
 	"github.com/hearth-sh/hearth/internal/runtime/wasm"
 )
 
@@ -15,5 +16,12 @@ func (n *Node) builtinRuntimes(ctx context.Context) (map[string]runtime.Runtime,
 		return nil, err
 	}
 	n.closers = append(n.closers, w.Close)
-	return map[string]runtime.Runtime{string(runtime.KindWasm): w}, nil
+	// The process runtime keeps real time: with a fake clock its init
+	// timeout would never fire.
+	p, err := process.New(ctx, process.Config{DataDir: filepath.Join(n.cfg.DataDir, "process"), Logger: n.cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, p.Close)
+	return map[string]runtime.Runtime{string(runtime.KindWasm): w, string(runtime.KindProcess): p}, nil
 }
