@@ -12,6 +12,7 @@ import (
 
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/invoke"
+	"github.com/hearth-sh/hearth/internal/pool"
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
 )
@@ -145,8 +146,11 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 		_ = msg.Nak()
 		return
 	}
-	if errors.Is(err, invoke.ErrNotFound) && !errors.Is(err, registry.ErrNotFound) {
-		// Deployed, but not yet active on this node: not the function's fault.
+	notActive := errors.Is(err, invoke.ErrNotFound) && !errors.Is(err, registry.ErrNotFound)
+	if notActive || errors.Is(err, pool.ErrThrottled) {
+		// Deployed but not (or no longer) active on this node, or every
+		// instance is busy with sync traffic: not the function's fault, so
+		// the attempt does not count.
 		rec.Attempts = rec.Attempts[:len(rec.Attempts)-1]
 		rec.Status = StatusQueued
 		_ = s.saveRecord(ctx, &rec)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hearth-sh/hearth/internal/pool"
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
 )
@@ -177,5 +179,49 @@ func TestEnqueueRefusesBadInput(t *testing.T) {
 	info, err := s.invokeStream.Info(context.Background())
 	if err != nil || info.State.Msgs != 0 {
 		t.Fatalf("queued %d messages after refusals (%v)", info.State.Msgs, err)
+	}
+}
+
+// TestConcurrencyIsBounded: a node runs at most the function's concurrency
+// of its queued invocations at once; throttling does not use up attempts.
+func TestConcurrencyIsBounded(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	var mu sync.Mutex
+	running, most := 0, 0
+	gate := make(chan struct{})
+	env.node.add("narrow", registry.Config{Concurrency: 2, Retries: ptr(0)}, func(ctx context.Context, n int, _ runtime.Request) (runtime.Response, error) {
+		if n == 1 {
+			return runtime.Response{}, pool.ErrThrottled // not an attempt
+		}
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		<-gate
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return runtime.Response{Status: 200}, nil
+	})
+	ids := make([]string, 10)
+	for i := range ids {
+		id, err := s.Enqueue(context.Background(), "narrow", runtime.Request{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	eventually(t, "two running", func() bool { mu.Lock(); defer mu.Unlock(); return running == 2 })
+	close(gate)
+	for _, id := range ids {
+		if rec := waitStatus(t, s, id, StatusSucceeded); len(rec.Attempts) != 1 {
+			t.Fatalf("%s: %d attempts, want 1 (throttling is not an attempt)", id, len(rec.Attempts))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 2 {
+		t.Fatalf("%d ran at once, want the concurrency of 2", most)
 	}
 }
