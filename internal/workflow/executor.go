@@ -205,6 +205,7 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 		if errors.As(context.Cause(ctx), &stop) {
 			// The context is cancelled, but the final event must still be
 			// stored.
+			r.skipRecorded(root)
 			ev := Event{Type: ExecutionAborted, Error: stop.ErrorName, Cause: stop.Cause}
 			if _, err := r.emit(context.WithoutCancel(ctx), root, ev); err != nil {
 				return nil, err
@@ -213,6 +214,7 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 			break
 		}
 		if runCtx.Err() != nil && ctx.Err() == nil {
+			r.skipRecorded(root)
 			if _, err := r.emit(ctx, root, Event{Type: ExecutionTimedOut, Error: asl.ErrTimeout, Cause: "The execution timed out."}); err != nil {
 				return nil, err
 			}
@@ -239,6 +241,21 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 	res.History = append([]Event(nil), r.history...)
 	r.mu.Unlock()
 	return res, nil
+}
+
+// skipRecorded moves the root scope past the events recorded in it. An
+// execution stopped or timed out while it replays (a parked execution
+// stopped, or woken after its deadline) ends before reaching the end of
+// its history; its final event follows the recorded ones.
+func (r *run) skipRecorded(root *scope) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		if _, ok := r.recorded[root.key(root.seq)]; !ok {
+			return
+		}
+		root.seq++
+	}
 }
 
 // deadline returns a context that ends at t by the executor's clock.

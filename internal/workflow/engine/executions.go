@@ -190,7 +190,9 @@ func (e *Engine) execution(rec *Execution, machine *asl.Machine) workflow.Execut
 // finishes, parks or the engine closes.
 func (e *Engine) drive(ctx context.Context, rec *Execution, machine *asl.Machine) {
 	for {
-		events, err := e.history.Load(ctx, rec.ARN)
+		// Loading ignores a stop request (the context's cancellation): a
+		// stopped execution still replays its history to record the abort.
+		events, err := e.history.Load(context.WithoutCancel(ctx), rec.ARN)
 		var res *workflow.Result
 		if err == nil {
 			res, err = e.standard.Run(ctx, e.execution(rec, machine), events)
@@ -216,12 +218,9 @@ func (e *Engine) drive(ctx context.Context, rec *Execution, machine *asl.Machine
 		t := e.clk.AfterFunc(time.Second, func() { close(retry) })
 		select {
 		case <-retry:
-		case <-ctx.Done():
+		case <-e.ctx.Done():
 			t.Stop()
-			if context.Cause(ctx) == nil || e.ctx.Err() != nil {
-				return
-			}
-			// A stop request: run once more so that it is recorded.
+			return
 		}
 	}
 }
@@ -543,4 +542,9 @@ func (e *Engine) waitActive(ctx context.Context, arn string) *activeExec {
 func (e *Engine) notify() {
 	close(e.changed)
 	e.changed = make(chan struct{})
+}
+
+// ExecutionARN is the ARN of a machine's execution by name.
+func (e *Engine) ExecutionARN(machine, name string) string {
+	return e.arn("execution", e.machineName(machine), name)
 }
