@@ -52,6 +52,7 @@ func newBenchCommand() *cobra.Command {
 		},
 	}
 	warmCmd.Flags().StringVar(&warm.EchoDir, "echo", "./examples/echo", "the Go echo function to build")
+	warmCmd.Flags().StringVar(&warm.WATEcho, "wat-echo", "./examples/wat-echo/echo.wat", "the WebAssembly text echo to assemble with wat2wasm")
 	warmCmd.Flags().DurationVar(&warm.Duration, "duration", 5*time.Second, "length of each load run")
 	warmCmd.Flags().IntVar(&warm.ColdSamples, "cold-samples", 200, "number of cold starts to time")
 	cmd.AddCommand(warmCmd)
