@@ -50,8 +50,9 @@ type Config struct {
 	QueueTimeout time.Duration
 	// OTLPEndpoint exports traces with OTLP/HTTP when set.
 	OTLPEndpoint string
-	// TraceSample is the fraction of new traces recorded (default 1).
-	TraceSample float64
+	// TraceRate is the most new traces recorded per second (0: 20;
+	// negative: every request).
+	TraceRate float64
 	// Stores configures state stores, one spec per entry
 	// ("NAME=BACKEND[,OPTION=VALUE]...", see docs/state.md). A store named
 	// "default" on the backbone is always there.
@@ -130,7 +131,7 @@ func (n *Node) start(ctx context.Context) error {
 			return err
 		}
 	}
-	n.tracing, err = telemetry.NewTracing(ctx, telemetry.TracingConfig{OTLPEndpoint: cfg.OTLPEndpoint, SampleRatio: cfg.TraceSample})
+	n.tracing, err = telemetry.NewTracing(ctx, telemetry.TracingConfig{OTLPEndpoint: cfg.OTLPEndpoint, Rate: cfg.TraceRate})
 	if err != nil {
 		return err
 	}

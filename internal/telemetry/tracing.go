@@ -19,9 +19,9 @@ import (
 type TracingConfig struct {
 	// OTLPEndpoint, when set (host:port or URL), exports spans with OTLP/HTTP.
 	OTLPEndpoint string
-	// SampleRatio is the fraction of new traces recorded (parent-based: a
-	// sampled caller's trace is always continued). 0 means 1.
-	SampleRatio float64
+	// Rate is the most new traces recorded per second; a caller's sampled
+	// trace is always continued. 0 means 20; negative means every request.
+	Rate float64
 	// KeepTraces is how many recent traces are kept in memory for the
 	// dashboard; 0 means 200.
 	KeepTraces int
@@ -40,15 +40,19 @@ type Tracing struct {
 // NewTracing starts tracing. Spans are exported in batches off the request
 // path.
 func NewTracing(ctx context.Context, cfg TracingConfig) (*Tracing, error) {
-	if cfg.SampleRatio <= 0 {
-		cfg.SampleRatio = 1
+	var root sdktrace.Sampler = sdktrace.AlwaysSample()
+	switch {
+	case cfg.Rate == 0:
+		root = newRateSampler(20, time.Now)
+	case cfg.Rate > 0:
+		root = newRateSampler(cfg.Rate, time.Now)
 	}
 	if cfg.KeepTraces <= 0 {
 		cfg.KeepTraces = 200
 	}
 	recent := newRecentTraces(cfg.KeepTraces)
 	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(root)),
 		sdktrace.WithBatcher(recent, sdktrace.WithBatchTimeout(200*time.Millisecond)),
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("hearth"))),
 	}
