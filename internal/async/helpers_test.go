@@ -90,7 +90,7 @@ type testEnv struct {
 	clock clock.Clock
 }
 
-func newEnv(t *testing.T, clk clock.Clock) *testEnv {
+func newEnv(t testing.TB, clk clock.Clock) *testEnv {
 	t.Helper()
 	bb, err := backbone.Open(context.Background(), backbone.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -103,7 +103,7 @@ func newEnv(t *testing.T, clk clock.Clock) *testEnv {
 	return &testEnv{bb: bb, node: newFakeNode(), clock: clk}
 }
 
-func (e *testEnv) service(t *testing.T, nodeID string) *Service {
+func (e *testEnv) service(t testing.TB, nodeID string) *Service {
 	t.Helper()
 	s, err := New(context.Background(), Options{JS: e.bb.JS, Conn: e.bb.Conn, Invoker: e.node, Functions: e.node,
 		Clock: e.clock, NodeID: nodeID, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,9 +72,6 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (stri
 	if rec.Attempts == nil {
 		rec.Attempts = []Attempt{}
 	}
-	if err := s.saveRecord(ctx, &rec); err != nil {
-		return "", err
-	}
 	b, err := json.Marshal(env)
 	if err != nil {
 		return "", fmt.Errorf("encode invocation %s: %w", env.ID, err)
@@ -81,8 +79,19 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (stri
 	if msgID == "" {
 		msgID = env.ID
 	}
-	if _, err := s.opts.JS.Publish(ctx, invokeSubjectPrefix+env.Function, b, jetstream.WithMsgID(msgID)); err != nil {
-		_ = s.records.Delete(ctx, env.ID)
+	// The record and the message are written together, one round trip:
+	// the record goes first on the connection, so a worker that takes the
+	// message finds it (and does not need it on a first delivery anyway).
+	recAck, err := s.recordAsync(&rec)
+	if err != nil {
+		return "", err
+	}
+	msgAck, err := s.opts.JS.PublishAsync(invokeSubjectPrefix+env.Function, b, jetstream.WithMsgID(msgID))
+	if err == nil {
+		err = waitAcks(ctx, recAck, msgAck)
+	}
+	if err != nil {
+		_ = s.records.Delete(context.WithoutCancel(ctx), env.ID)
 		return "", fmt.Errorf("queue invocation of %s: %w", env.Function, err)
 	}
 	return env.ID, nil
@@ -96,11 +105,23 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (stri
 // costs a record read, not a second run. The only window for a second run
 // is a crash between the function's return and the record write.
 func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) {
-	rec, _, err := s.loadRecord(ctx, env.ID)
+	var rec Record
+	var err error
+	if md, merr := msg.Metadata(); merr == nil && md.NumDelivered == 1 && !strings.HasPrefix(env.Source, "topic:") {
+		// A queued invocation's first delivery: its record is the "queued"
+		// one enqueue wrote, so there is nothing to read. (An event's
+		// delivery reads, to skip an event published again after the
+		// duplicate window.)
+		err = ErrNotFound
+	} else {
+		rec, _, err = s.loadRecord(ctx, env.ID)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
-		rec = Record{ID: env.ID, Function: env.Function, Source: env.Source, Attempts: env.Previous,
-			CreatedAt: s.opts.Clock.Now().UTC()}
+		rec = Record{ID: env.ID, Function: env.Function, Source: env.Source, Attempts: env.Previous, CreatedAt: env.EnqueuedAt}
+		if rec.CreatedAt.IsZero() {
+			rec.CreatedAt = s.opts.Clock.Now().UTC()
+		}
 	case err != nil:
 		s.log.Warn("read invocation record; retrying", "id", env.ID, "err", err)
 		_ = msg.NakWithDelay(time.Second)
@@ -128,7 +149,9 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 	run := len(rec.Attempts) - len(env.Previous) + 1 // attempts in this run of the invocation
 	rec.Attempts = append(rec.Attempts, Attempt{Number: len(rec.Attempts) + 1, Node: s.opts.NodeID, StartedAt: s.opts.Clock.Now().UTC()})
 	rec.Status, rec.NextAttemptAt = StatusRunning, nil
-	if err := s.saveRecord(ctx, &rec); err != nil {
+	// "running" is for people watching; nothing waits on it. The writes
+	// after it on this connection are stored after it.
+	if _, err := s.recordAsync(&rec); err != nil {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}

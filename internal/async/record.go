@@ -127,3 +127,34 @@ func validID(id string) bool {
 	}
 	return true
 }
+
+// recordAsync writes rec without waiting for the server's acknowledgement
+// (see waitAcks). Records are KV entries, so this is a publish to the
+// bucket's subject; on one connection it is stored in order with the
+// writes that follow it.
+func (s *Service) recordAsync(rec *Record) (jetstream.PubAckFuture, error) {
+	rec.UpdatedAt = s.opts.Clock.Now().UTC()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode invocation %s: %w", rec.ID, err)
+	}
+	f, err := s.opts.JS.PublishAsync("$KV."+recordsBucket+"."+rec.ID, b)
+	if err != nil {
+		return nil, fmt.Errorf("write invocation %s: %w", rec.ID, err)
+	}
+	return f, nil
+}
+
+// waitAcks waits for the acknowledgements of async publishes.
+func waitAcks(ctx context.Context, fs ...jetstream.PubAckFuture) error {
+	for _, f := range fs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
