@@ -46,7 +46,7 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (stri
 	if len(env.Request.Body) > MaxPayloadBytes {
 		return "", fmt.Errorf("%w: %d bytes, the limit for an async invocation is %d", ErrTooLarge, len(env.Request.Body), MaxPayloadBytes)
 	}
-	fn, err := s.opts.Functions.Get(ctx, env.Function)
+	fn, err := s.fns.Get(ctx, env.Function)
 	if err != nil {
 		return "", err
 	}
@@ -131,7 +131,7 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 		_ = msg.Ack()
 		return
 	}
-	fn, err := s.opts.Functions.Get(ctx, env.Function)
+	fn, err := s.fns.Get(ctx, env.Function)
 	if errors.Is(err, registry.ErrNotFound) {
 		s.fail(ctx, msg, env, &rec, fmt.Sprintf("function %s no longer exists", env.Function), "FunctionNotFound")
 		return
@@ -239,7 +239,7 @@ func (s *Service) fail(ctx context.Context, msg jetstream.Msg, env envelope, rec
 	if err := s.saveRecord(ctx, rec); err != nil {
 		s.log.Warn("record failure", "id", env.ID, "err", err)
 	}
-	if fn, err := s.opts.Functions.Get(ctx, env.Function); err == nil {
+	if fn, err := s.fns.Get(ctx, env.Function); err == nil {
 		s.deliver(ctx, fn.Config.OnFailure, env, rec, condition)
 	}
 	_ = msg.Ack()

@@ -83,6 +83,7 @@ const MaxPayloadBytes = invoke.MaxRequestBytes
 type Service struct {
 	opts Options
 	log  *slog.Logger
+	fns  *fnCache // opts.Functions, for the hot paths
 
 	invokeStream jetstream.Stream
 	dlqStream    jetstream.Stream
@@ -125,6 +126,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	s := &Service{opts: opts, log: opts.Logger.With("component", "async"),
 		consumers: map[string]*worker{}, timers: map[string]clock.Timer{}}
+	s.fns = newFnCache(opts.Functions, opts.Clock)
 	if err := s.openStorage(ctx); err != nil {
 		return nil, err
 	}

@@ -160,7 +160,7 @@ func (s *Service) startWorker(ctx context.Context, spec consumerSpec, cons jetst
 	key := spec.Name + "@" + spec.Stream
 	conc := 1
 	if !spec.Ordered {
-		if fn, err := s.opts.Functions.Get(ctx, spec.Function); err == nil {
+		if fn, err := s.fns.Get(ctx, spec.Function); err == nil {
 			conc = fn.Config.Defaults().Concurrency
 		}
 	}
