@@ -170,7 +170,11 @@ func (s *JetStreamStore) Load(ctx context.Context, executionID string) ([]Event,
 		}
 	}
 	s.mu.Lock()
-	s.lastSeq[executionID] = last
+	// A reader (describe, history) may run beside the execution's writer:
+	// never move the expectation back to a sequence it has appended past.
+	if cur, ok := s.lastSeq[executionID]; !ok || last > cur {
+		s.lastSeq[executionID] = last
+	}
 	s.mu.Unlock()
 	return events, nil
 }
