@@ -91,7 +91,12 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (stri
 		err = waitAcks(ctx, recAck, msgAck)
 	}
 	if err != nil {
-		_ = s.records.Delete(context.WithoutCancel(ctx), env.ID)
+		// Undo, so that neither a record nor a key points at nothing.
+		bg := context.WithoutCancel(ctx)
+		_ = s.records.Delete(bg, env.ID)
+		if env.IdempotencyKey != "" {
+			_ = s.idem.Delete(bg, idemKey(fn.Name, env.IdempotencyKey))
+		}
 		return "", fmt.Errorf("queue invocation of %s: %w", env.Function, err)
 	}
 	return env.ID, nil
