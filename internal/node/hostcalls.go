@@ -1,8 +1,8 @@
 package node
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,12 +18,12 @@ func (n *Node) HostCall(ctx context.Context, op string, input []byte) ([]byte, e
 	defer span.End()
 	switch op {
 	case abi.OpStateGet, abi.OpStateSet, abi.OpStateDelete, abi.OpStateBulkGet, abi.OpStateTransact, abi.OpStateList:
-		var call abi.StateCall
-		if err := json.Unmarshal(input, &call); err != nil {
-			return nil, fmt.Errorf("%s: malformed input: %w", op, err)
+		call, err := abi.DecodeStateCall(input)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		res := n.stateCall(ctx, op, call)
-		return json.Marshal(res)
+		return res.AppendBinary(nil), nil
 	}
 	return nil, fmt.Errorf("unknown host operation %q", op)
 }
@@ -45,7 +45,8 @@ func (n *Node) stateCall(ctx context.Context, op string, c abi.StateCall) abi.St
 		}
 		res.Found, res.Value, res.ETag = err == nil, e.Value, e.ETag
 	case abi.OpStateSet:
-		res.ETag, err = st.Set(ctx, c.Key, c.Value, state.SetOptions{IfMatch: c.IfMatch, IfNoneMatch: c.IfNoneMatch,
+		// Values alias guest memory, valid only during the call; stores may keep them.
+		res.ETag, err = st.Set(ctx, c.Key, bytes.Clone(c.Value), state.SetOptions{IfMatch: c.IfMatch, IfNoneMatch: c.IfNoneMatch,
 			TTL: time.Duration(c.TTLMillis) * time.Millisecond})
 	case abi.OpStateDelete:
 		err = st.Delete(ctx, c.Key, state.DeleteOptions{IfMatch: c.IfMatch})
@@ -64,7 +65,7 @@ func (n *Node) stateCall(ctx context.Context, op string, c abi.StateCall) abi.St
 			} else if o.Op != "set" {
 				return abi.StateResult{Error: &abi.StateError{Code: abi.StateErrInvalid, Message: fmt.Sprintf("transaction op %q: use set or delete", o.Op)}}
 			}
-			ops = append(ops, state.Op{Kind: kind, Key: o.Key, Value: o.Value, IfMatch: o.IfMatch, IfNoneMatch: o.IfNoneMatch,
+			ops = append(ops, state.Op{Kind: kind, Key: o.Key, Value: bytes.Clone(o.Value), IfMatch: o.IfMatch, IfNoneMatch: o.IfNoneMatch,
 				TTL: time.Duration(o.TTLMillis) * time.Millisecond})
 		}
 		err = st.Transact(ctx, ops)

@@ -1,7 +1,6 @@
 package hearth
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -48,16 +47,12 @@ func TTL(d time.Duration) SetOption { return func(o *abi.StateOp) { o.TTLMillis 
 
 func (s *Store) call(op string, c abi.StateCall) (abi.StateResult, error) {
 	c.Store = s.name
-	in, err := json.Marshal(c)
-	if err != nil {
-		return abi.StateResult{}, fmt.Errorf("%s: %w", op, err)
-	}
-	out, err := hostCall(op, in)
+	out, err := hostCall(op, c.AppendBinary(nil))
 	if err != nil {
 		return abi.StateResult{}, err
 	}
-	var res abi.StateResult
-	if err := json.Unmarshal(out, &res); err != nil {
+	res, err := abi.DecodeStateResult(out)
+	if err != nil {
 		return abi.StateResult{}, fmt.Errorf("%s: malformed answer: %w", op, err)
 	}
 	if e := res.Error; e != nil {

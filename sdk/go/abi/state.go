@@ -1,12 +1,13 @@
 package abi
 
-// The state capability: host call operations and their JSON payloads. The
-// guest SDK and the node both use these types, so they cannot drift apart.
+// The state capability: host call operations and their payloads. The guest
+// SDK and the node both use these types and their binary encoding
+// (state_codec.go), so they cannot drift apart.
 //
-// Every operation takes a StateCall and answers a StateResult. A failure of
-// the state operation itself (a conflict, a missing store) comes back in
-// StateResult.Error with a nil host-call error; the host call fails only when
-// the call is malformed.
+// Every operation takes an encoded StateCall and answers an encoded
+// StateResult. A failure of the state operation itself (a conflict, a
+// missing store) comes back in StateResult.Error with a nil host-call error;
+// the host call fails only when the call is malformed.
 const (
 	OpStateGet      = "state.get"
 	OpStateSet      = "state.set"
