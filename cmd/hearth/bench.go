@@ -77,8 +77,26 @@ func newBenchCommand() *cobra.Command {
 	procCmd.Flags().IntVar(&proc.ColdSamples, "cold-samples", 100, "number of cold starts to time")
 	procCmd.Flags().StringVar(&proc.RIE, "rie", "", "aws-lambda-rie binary (default: go install it)")
 	cmd.AddCommand(procCmd)
+	var st bench.StateOptions
+	stateCmd := &cobra.Command{
+		Use:   "state",
+		Short: "State ops from inside a function and over HTTP, per backend, next to redis-benchmark and raw NATS KV",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := bench.State(cmd.Context(), st)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(os.Stdout)
+			}
+			return rep.WriteTable(os.Stdout)
+		},
+	}
+	stateCmd.Flags().StringVar(&st.PostgresURL, "postgres", "", "also measure a PostgreSQL store at this URL")
+	cmd.AddCommand(stateCmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return fmt.Errorf("name a benchmark: %s", "warm, process")
+		return fmt.Errorf("name a benchmark: %s", "warm, process, state")
 	}
 	return cmd
 }

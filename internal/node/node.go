@@ -226,6 +226,9 @@ func (n *Node) activate(ctx context.Context, fn registry.Function) error {
 	return nil
 }
 
+// Backbone is the node's NATS JetStream connection.
+func (n *Node) Backbone() *backbone.Backbone { return n.backbone }
+
 // URL is the base URL of the node's API.
 func (n *Node) URL() string { return "http://" + n.listener.Addr().String() }
 
