@@ -36,8 +36,18 @@ func newMemoryImage(image []byte) (*memoryImage, error) {
 		f.Close()
 		return nil, fmt.Errorf("write snapshot image: %w", err)
 	}
+	// The pristine copy that resets copy pages back from is a read-only
+	// view of the memfd, not the caller's slice: it costs no memory of its
+	// own, and the caller's copy (possibly hundreds of MiB) can be freed.
+	var data []byte
+	if len(image) > 0 {
+		if data, err = unix.Mmap(fd, 0, len(image), unix.PROT_READ, unix.MAP_SHARED); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("map snapshot image: %w", err)
+		}
+	}
 	pm, _ := os.Open("/proc/self/pagemap")
-	return &memoryImage{file: f, size: len(image), data: image, pagemap: pm}, nil
+	return &memoryImage{file: f, size: len(image), data: data, pagemap: pm}, nil
 }
 
 // restore maps the image into a new linear memory of at most limit bytes.
@@ -61,10 +71,15 @@ func (m *memoryImage) restore(limit uint64) (*limitedMemory, error) {
 	return &limitedMemory{limit: limit, buf: buf, free: func() { _ = unix.MunmapPtr(base, uintptr(limit)) }}, nil
 }
 
-// close drops the file; mappings made from it stay valid.
+// close drops the file and the pristine view; instances restored from the
+// image keep their own mappings, which stay valid.
 func (m *memoryImage) close() error {
 	if m.pagemap != nil {
 		_ = m.pagemap.Close()
+	}
+	if m.data != nil {
+		_ = unix.Munmap(m.data)
+		m.data = nil
 	}
 	return m.file.Close()
 }

@@ -50,6 +50,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -78,6 +79,16 @@ type Config struct {
 	// initialising it (see Template.Snapshot). When capture fails the
 	// template falls back to normal initialisation and logs why.
 	Snapshots bool
+	// SnapshotDir keeps snapshots on disk, named by what their init could
+	// observe (module, arguments, environment) and checksummed, so that a
+	// node restart maps them instead of capturing them again and templates
+	// with identical inputs share one. Empty keeps snapshots in memory only.
+	SnapshotDir string
+	// SnapshotGrace is how long a snapshot that no template uses any more
+	// is kept before its file is removed (0: DefaultSnapshotGrace). Files
+	// found at New that no template takes up within it are removed too;
+	// Runtime.SweepSnapshots removes them at once.
+	SnapshotGrace time.Duration
 }
 
 // Runtime compiles and instantiates WebAssembly functions. It implements
@@ -103,6 +114,14 @@ type Runtime struct {
 
 	mu      sync.Mutex
 	modules map[string]*sharedModule // by artifact digest
+	// Snapshots by key (snapstore.go); orphans are files found at New that
+	// no template has taken up yet, with their removal timers.
+	snapDir   string
+	snapGrace time.Duration
+	snaps     map[string]*storedSnapshot
+	orphans   map[string]clock.Timer
+	snapStats SnapshotStats
+	closed    bool
 }
 
 // sharedModule is compiled code shared by every Template of one artifact:
@@ -119,12 +138,21 @@ var _ runtime.Runtime = (*Runtime)(nil)
 // context-done (so a timed-out guest is interrupted), the WASI and hearth
 // host modules.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	r := &Runtime{log: cfg.Logger, clock: cfg.Clock, host: cfg.Host, snapshots: cfg.Snapshots, modules: map[string]*sharedModule{}}
+	r := &Runtime{log: cfg.Logger, clock: cfg.Clock, host: cfg.Host, snapshots: cfg.Snapshots, modules: map[string]*sharedModule{},
+		snapDir: cfg.SnapshotDir, snapGrace: cfg.SnapshotGrace, snaps: map[string]*storedSnapshot{}, orphans: map[string]clock.Timer{}}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
 	if r.clock == nil {
 		r.clock = clock.Real{}
+	}
+	if r.snapGrace <= 0 {
+		r.snapGrace = DefaultSnapshotGrace
+	}
+	if r.snapDir != "" {
+		if err := r.openSnapshotDir(); err != nil {
+			return nil, err
+		}
 	}
 
 	if cfg.CacheDir != "" {
@@ -165,8 +193,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 }
 
 // Close releases all compiled code and the compilation cache handle; the
-// cache directory stays for the next start.
+// cache directory and the snapshot files stay for the next start.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.closeSnapshots(ctx)
 	err := r.wz.Close(ctx)
 	if cerr := r.cache.Close(ctx); err == nil {
 		err = cerr
@@ -205,13 +234,8 @@ func (r *Runtime) prepare(ctx context.Context, spec runtime.Spec, art runtime.Ar
 		return nil, fmt.Errorf("function %s version %d: %w", spec.Name, spec.Version, err)
 	}
 	t.env = guestEnv(spec)
-	if r.snapshotsFor(opts) && t.Shape() == Reactor && m.info.hasInit {
-		snap, err := t.capture(ctx, art.Bytes)
-		if err != nil {
-			r.log.Warn("wasm snapshot capture failed; instances will initialise normally",
-				"function", spec.Name, "version", spec.Version, "err", err)
-		}
-		t.snap = snap
+	if r.snapshotsFor(opts) {
+		t.prepareSnapshot(ctx, art.Bytes)
 	}
 	if opts.Recycle {
 		if t.snap == nil {

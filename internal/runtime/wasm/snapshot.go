@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	wbinary "github.com/tetratelabs/wabin/binary"
@@ -29,6 +30,11 @@ import (
 // Go runtime's init-time random seeds (map hash seeds) and anything the
 // function's init computed from the clock or random numbers are shared.
 type snapshot struct {
+	key string
+	// holds counts the store's reference and each live instance restored
+	// from the snapshot; the image is unmapped when the last one goes, as
+	// a recycling instance copies pages back from it.
+	holds atomic.Int64
 	image *memoryImage
 	size  int
 	// globals are the captured values of the mutable globals, by index;
@@ -38,28 +44,107 @@ type snapshot struct {
 	captureTime time.Duration
 }
 
-// SnapshotInfo describes a template's snapshot.
+// SnapshotInfo describes a template's snapshot and its cold starts, for
+// `hearth get`.
 type SnapshotInfo struct {
+	// Mode is "restore" when instances are restored from a snapshot,
+	// "off" when snapshots were not asked for, and "fallback" when they
+	// were but the template initialises normally (Reason says why).
+	Mode   string `json:"mode"`
+	Reason string `json:"reason,omitempty"`
+	// Key names the snapshot (its file is Key+".snap" in the snapshot
+	// directory); templates with the same key share it.
+	Key string `json:"key,omitempty"`
 	// Bytes is the size of the memory image.
-	Bytes int
-	// CaptureTime is how long capturing and compiling the snapshot took.
-	CaptureTime time.Duration
+	Bytes int `json:"bytes,omitempty"`
+	// CaptureTime is how long capturing the snapshot took (running the
+	// function's init and reading its state), when it was first captured.
+	CaptureTime time.Duration `json:"capture_time,omitempty"`
+	// Loaded tells that the snapshot was read from the snapshot directory
+	// rather than captured by this Prepare.
+	Loaded bool `json:"loaded,omitempty"`
+	// Restored and Initialised count the template's cold starts of each
+	// kind.
+	Restored    int64 `json:"restored"`
+	Initialised int64 `json:"initialised"`
 }
 
+// The snapshot modes SnapshotInfo reports.
+const (
+	SnapshotRestore  = "restore"
+	SnapshotFallback = "fallback"
+)
+
 // Snapshot reports whether instances of t are restored from a snapshot
-// (Config.Snapshots, reactors with _initialize) and describes it.
+// (Config.Snapshots or Options.Snapshot, reactors with _initialize) and
+// describes it and the template's cold starts.
 func (t *Template) Snapshot() (SnapshotInfo, bool) {
-	if t.snap == nil {
-		return SnapshotInfo{}, false
+	info := SnapshotInfo{Mode: string(SnapshotOff), Reason: t.snapReason,
+		Restored: t.restores.Load(), Initialised: t.inits.Load()}
+	if t.snapReason != "" {
+		info.Mode = SnapshotFallback
 	}
-	return SnapshotInfo{Bytes: t.snap.size, CaptureTime: t.snap.captureTime}, true
+	if t.snap == nil {
+		return info, false
+	}
+	info.Mode, info.Key, info.Bytes, info.CaptureTime, info.Loaded = SnapshotRestore, t.snap.key, t.snap.size, t.snap.captureTime, t.snapLoaded
+	return info, true
+}
+
+// Restored reports whether the cold starts of t are snapshot restores:
+// for runtime.Phases, Init then times the restore, not the guest's init.
+func (t *Template) Restored() bool { return t.snap != nil }
+
+// prepareSnapshot gives t a snapshot when its shape allows one, or records
+// why it initialises normally.
+func (t *Template) prepareSnapshot(ctx context.Context, code []byte) {
+	r := t.rt
+	switch {
+	case t.Shape() != Reactor:
+		t.snapReason = "a command starts afresh for every invocation: nothing to snapshot"
+		return
+	case !t.mod.info.hasInit:
+		t.snapReason = "the module exports no _initialize: there is no init to skip"
+		return
+	}
+	key := snapshotKey(t.digest, []string{t.spec.Name}, t.env)
+	e, err := r.acquireSnapshot(ctx, t, key, code)
+	if err == nil {
+		t.snap, t.snapKey, t.snapLoaded = e.snap, key, e.loaded
+		// Restore one instance before any caller does: a guest whose
+		// restore traps falls back now rather than failing cold starts.
+		var inst interface{ Close(context.Context) error }
+		if inst, _, err = t.Spawn(ctx); err == nil {
+			_ = inst.Close(ctx)
+			t.restores.Add(-1)
+			return
+		}
+		t.snap, t.snapKey = nil, ""
+		r.releaseSnapshot(ctx, key)
+		err = fmt.Errorf("a restored instance does not start: %w", err)
+	}
+	t.snapReason = "capture failed: " + err.Error()
+	r.log.Warn("wasm snapshot capture failed; instances will initialise normally",
+		"function", t.spec.Name, "version", t.spec.Version, "err", err)
+}
+
+// hold takes a reference for a restored instance.
+func (s *snapshot) hold() { s.holds.Add(1) }
+
+// release drops a reference; the last one closes the snapshot.
+func (s *snapshot) release(ctx context.Context) {
+	if s.holds.Add(-1) == 0 {
+		_ = s.close(ctx)
+	}
 }
 
 const globalExportPrefix = "__hearth_g"
 
 // capture runs _initialize in a copy of the module whose globals are
-// exported, reads its memory and globals, and compiles the baked module.
-func (t *Template) capture(ctx context.Context, code []byte) (*snapshot, error) {
+// exported, and returns its memory, its mutable globals and the baked
+// module: the original with the globals' values as their initialisers and
+// no data segments.
+func (t *Template) capture(ctx context.Context, code []byte) (*snapshotParts, error) {
 	start := t.rt.clock.Now()
 	mod, err := wbinary.DecodeModule(code, wabin.CoreFeaturesV2)
 	if err != nil {
@@ -120,16 +205,24 @@ func (t *Template) capture(ctx context.Context, code []byte) (*snapshot, error) 
 	}
 	baked.DataSection, baked.DataCountSection = nil, nil
 	baked.MemorySection.Min = size / pageSize
-	img, err := newMemoryImage(image)
+	return &snapshotParts{globals: globals, module: wbinary.EncodeModule(baked), image: image, captureTime: t.rt.clock.Now().Sub(start)}, nil
+}
+
+// newSnapshot compiles the baked module of p and puts its image where
+// restores map it from.
+func (r *Runtime) newSnapshot(ctx context.Context, p *snapshotParts) (*snapshot, error) {
+	img, err := newMemoryImage(p.image)
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := t.rt.wz.CompileModule(ctx, wbinary.EncodeModule(baked))
+	compiled, err := r.wz.CompileModule(ctx, p.module)
 	if err != nil {
 		_ = img.close()
 		return nil, fmt.Errorf("compile the restored module: %w", err)
 	}
-	return &snapshot{image: img, size: len(image), globals: globals, baked: compiled, captureTime: t.rt.clock.Now().Sub(start)}, nil
+	s := &snapshot{image: img, size: len(p.image), globals: p.globals, baked: compiled, captureTime: p.captureTime}
+	s.holds.Store(1) // the store's
+	return s, nil
 }
 
 // constant is the constant expression that produces the raw value v of type vt.

@@ -27,8 +27,13 @@ type Template struct {
 	compileTime time.Duration
 	env         [][2]string
 	snap        *snapshot // nil: instances run _initialize
-	recycle     bool      // reset instances to snap between invocations
+	snapKey     string
+	snapLoaded  bool
+	snapReason  string // why a template that asked for a snapshot has none
+	recycle     bool   // reset instances to snap between invocations
 	closed      atomic.Bool
+	// restores and inits count cold starts of each kind.
+	restores, inits atomic.Int64
 }
 
 var _ runtime.Template = (*Template)(nil)
@@ -71,6 +76,8 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 		if i.mem, err = t.snap.image.restore(t.memoryLimit()); err != nil {
 			return nil, ph, fmt.Errorf("spawn %s: restore snapshot: %w", t.spec.Name, err)
 		}
+		t.snap.hold()
+		i.snap = t.snap
 		restored := clk.Now()
 		ph.Init = restored.Sub(provisioned)
 		provisioned = restored
@@ -82,6 +89,7 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 	mod, err := t.rt.wz.InstantiateModule(ictx, compiled, cfg)
 	if err != nil {
 		i.mem.Free() // idempotent: wazero may or may not have freed it
+		i.releaseSnapshot(ctx)
 		return nil, ph, fmt.Errorf("spawn %s: instantiate: %w", t.spec.Name, i.explain(ctx, err))
 	}
 	i.mod = mod
@@ -107,6 +115,11 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 		}
 	}
 	ph.Init += clk.Now().Sub(instantiated)
+	if t.snap != nil {
+		t.restores.Add(1)
+	} else {
+		t.inits.Add(1)
+	}
 	return &reactorInstance{instance: i}, ph, nil
 }
 
@@ -119,9 +132,7 @@ func (t *Template) Close(ctx context.Context) error {
 	}
 	t.rt.releaseModule(ctx, t.digest)
 	if t.snap != nil {
-		if err := t.snap.close(ctx); err != nil {
-			return fmt.Errorf("close %s snapshot: %w", t.spec.Name, err)
-		}
+		t.rt.releaseSnapshot(ctx, t.snapKey)
 	}
 	return nil
 }
@@ -207,7 +218,10 @@ type instance struct {
 	spec  *runtime.Spec
 	state *instanceState
 	mem   *limitedMemory
-	mod   api.Module
+	// snap is the snapshot the instance was restored from, held until
+	// Close; nil for an initialised instance.
+	snap *snapshot
+	mod  api.Module
 	// alloc and handle are a reactor's entry points.
 	alloc, handle api.Function
 	// broken is why the instance may not serve again (nil while healthy).
@@ -222,6 +236,7 @@ func (i *instance) Close(ctx context.Context) error {
 	i.rt.instances.Delete(i.mod)
 	err := i.mod.Close(ctx)
 	i.mod = nil
+	i.releaseSnapshot(ctx)
 	if i.broken == nil {
 		i.broken = errClosed
 	}
@@ -229,4 +244,12 @@ func (i *instance) Close(ctx context.Context) error {
 		return fmt.Errorf("close %s instance: %w", i.spec.Name, err)
 	}
 	return nil
+}
+
+// releaseSnapshot drops the instance's hold on its snapshot, once.
+func (i *instance) releaseSnapshot(ctx context.Context) {
+	if i.snap != nil {
+		i.snap.release(ctx)
+		i.snap = nil
+	}
 }
