@@ -54,6 +54,11 @@ func (sc Schedule) ticker() (ticker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: cron expression %q: %v (use five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *')", ErrInvalid, sc.Cron, err)
 		}
+		// The parser accepts dates that never come (February 30th); its
+		// Next then gives the zero time. Such a schedule would never fire.
+		if t.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+			return nil, fmt.Errorf("%w: cron expression %q never fires", ErrInvalid, sc.Cron)
+		}
 		return t, nil
 	case sc.Every != 0:
 		if time.Duration(sc.Every) < time.Second {
@@ -207,6 +212,9 @@ func (s *Service) arm(sc Schedule, rev uint64, from time.Time) {
 		return
 	}
 	tick := t.Next(from.UTC())
+	if tick.IsZero() {
+		return // no tick ever comes (refused by AddSchedule; kept safe here)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

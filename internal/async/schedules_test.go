@@ -2,6 +2,7 @@ package async
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -72,6 +73,7 @@ func TestScheduleValidation(t *testing.T) {
 		{"cron", Schedule{Name: "nightly", Function: "report", Cron: "0 3 * * *"}, nil, time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)},
 		{"descriptor", Schedule{Name: "hourly", Function: "report", Cron: "@hourly"}, nil, time.Date(2026, 1, 1, 13, 0, 0, 0, time.UTC)},
 		{"bad cron", Schedule{Name: "b", Function: "report", Cron: "0 3 * *"}, ErrInvalid, time.Time{}},
+		{"never fires", Schedule{Name: "b", Function: "report", Cron: "0 0 30 2 *"}, ErrInvalid, time.Time{}},
 		{"both", Schedule{Name: "b", Function: "report", Cron: "@daily", Every: registry.Duration(time.Minute)}, ErrInvalid, time.Time{}},
 		{"neither", Schedule{Name: "b", Function: "report"}, ErrInvalid, time.Time{}},
 		{"too often", Schedule{Name: "b", Function: "report", Every: registry.Duration(time.Millisecond)}, ErrInvalid, time.Time{}},
@@ -96,4 +98,41 @@ func TestScheduleValidation(t *testing.T) {
 	if err := s.DeleteSchedule(ctx, "missing"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("delete missing: %v", err)
 	}
+}
+
+// FuzzScheduleTicker: any cron expression or interval is either refused
+// with ErrInvalid or yields ticks strictly after the time asked about.
+func FuzzScheduleTicker(f *testing.F) {
+	for _, s := range []string{"0 3 * * *", "@hourly", "*/5 * * * *", "0 0 31 2 *", "61 * * * *", "", "@every 1s"} {
+		f.Add(s, int64(0))
+	}
+	f.Add("", int64(30*time.Second))
+	f.Fuzz(func(t *testing.T, expr string, every int64) {
+		sc := Schedule{Name: "f", Cron: expr, Every: registry.Duration(every)}
+		tk, err := sc.ticker()
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("%q/%d: %v is not ErrInvalid", expr, every, err)
+			}
+			return
+		}
+		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		if next := tk.Next(at); !next.After(at) {
+			t.Fatalf("%q/%d: next %s is not after %s", expr, every, next, at)
+		}
+	})
+}
+
+func FuzzEventValidate(f *testing.F) {
+	f.Add([]byte(`{"specversion":"1.0","id":"1","source":"s","type":"t","data":{"a":1}}`))
+	f.Add([]byte(`{"specversion":"0.3"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ev Event
+		if json.Unmarshal(b, &ev) != nil {
+			return
+		}
+		if err := ev.Validate(); err != nil && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("%s: %v", b, err)
+		}
+	})
 }
