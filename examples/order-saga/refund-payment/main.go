@@ -1,0 +1,35 @@
+// Command refund-payment is a step of the order saga (examples/order-saga): it
+// refunds the payment when reserving the items failed (a compensation).
+package main
+
+import (
+	hearth "github.com/hearth-sh/hearth/sdk/go"
+)
+
+// order is the saga's input; Fail names the step that should fail, so
+// that every path of the workflow can be tried.
+type order struct {
+	OrderID string   `json:"orderId"`
+	Amount  float64  `json:"amount"`
+	Items   []string `json:"items"`
+	Fail    string   `json:"fail"`
+	Payment *struct {
+		PaymentID string `json:"paymentId"`
+	} `json:"payment"`
+}
+
+func init() {
+	hearth.Handle(func(_ hearth.Context, req hearth.Request) (hearth.Response, error) {
+		var o order
+		if err := req.DecodeJSON(&o); err != nil {
+			return hearth.Response{}, err
+		}
+		if o.Payment == nil {
+			return hearth.Response{}, &hearth.Error{Type: "NoPayment", Message: "nothing to refund"}
+		}
+		return hearth.JSON(map[string]any{"refunded": o.Payment.PaymentID})
+	})
+}
+
+// main is empty: the module is a reactor, and the node calls the handler.
+func main() {}
