@@ -20,7 +20,6 @@ package main
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -36,7 +35,7 @@ type run struct {
 	Store string `json:"store"`
 	// Op is get, set, or one of the ops that take a Get apart: rawget (the
 	// host call with input encoded once, outside the loop, and its answer
-	// left undecoded: no SDK), codec (the SDK's JSON encoding of a Get and
+	// left undecoded: no SDK), codec (the SDK's binary encoding of a Get and
 	// decoding of its answer, with no host call) and clock (nothing: the
 	// timer's own cost).
 	Op string `json:"op"`
@@ -128,11 +127,8 @@ func prepare(ctx hearth.Context, r run) (func(i int) error, error) {
 func takeApart(r run, keys []string) (func(i int) error, error) {
 	ins := make([][]byte, len(keys))
 	for i, k := range keys {
-		b, err := json.Marshal(abi.StateCall{Store: r.Store, Key: k})
-		if err != nil {
-			return nil, err
-		}
-		ins[i] = b
+		c := abi.StateCall{Store: r.Store, Key: k}
+		ins[i] = c.AppendBinary(nil)
 	}
 	if r.Op == "rawget" {
 		return func(i int) error {
@@ -148,11 +144,10 @@ func takeApart(r run, keys []string) (func(i int) error, error) {
 		return nil, err
 	}
 	return func(i int) error {
-		if _, err := json.Marshal(abi.StateCall{Store: r.Store, Key: keys[i%len(keys)]}); err != nil {
-			return err
-		}
-		var res abi.StateResult
-		return json.Unmarshal(answer, &res)
+		c := abi.StateCall{Store: r.Store, Key: keys[i%len(keys)]}
+		_ = c.AppendBinary(nil)
+		_, err := abi.DecodeStateResult(answer)
+		return err
 	}, nil
 }
 
