@@ -88,9 +88,12 @@ func (s *JetStreamStore) Append(ctx context.Context, executionID string, ev Even
 	if err != nil {
 		return fmt.Errorf("encode event %d: %w", ev.ID, err)
 	}
+	// The lock guards the map only: the executor appends one execution's
+	// events one at a time, so executions publish concurrently and each
+	// execution's expectation is read and moved by its one writer.
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	last, known := s.lastSeq[executionID]
+	s.mu.Unlock()
 	if !known && ev.ID > 1 {
 		// First append by this store to an execution that has history:
 		// learn where it ends so that the expectation below is right.
@@ -108,7 +111,11 @@ func (s *JetStreamStore) Append(ctx context.Context, executionID string, ev Even
 		}
 		return fmt.Errorf("append event %d of %s: %w", ev.ID, executionID, err)
 	}
-	s.lastSeq[executionID] = ack.Sequence
+	s.mu.Lock()
+	if cur := s.lastSeq[executionID]; ack.Sequence > cur {
+		s.lastSeq[executionID] = ack.Sequence
+	}
+	s.mu.Unlock()
 	return nil
 }
 
