@@ -153,3 +153,38 @@ func TestAsyncClient(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Queue an invocation, then read how it went.
+func ExampleClient_InvokeAsync() {
+	c := client.New(client.DefaultURL)
+	ctx := context.Background()
+	id, err := c.InvokeAsync(ctx, "resize", []byte(`{"image":"a.png"}`), "resize-a.png")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	inv, err := c.Invocation(ctx, id)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(inv.Status, len(inv.Attempts))
+}
+
+// Fan events out to functions; events of one customer arrive in order.
+func ExampleClient_Publish() {
+	c := client.New(client.DefaultURL)
+	ctx := context.Background()
+	if _, err := c.CreateTopic(ctx, "orders"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, fn := range []string{"ship", "audit"} {
+		if err := c.Subscribe(ctx, "orders", fn); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	id, err := c.Publish(ctx, "orders", []byte(`{"order":42}`), client.PublishOptions{Type: "order.placed", OrderingKey: "customer-7"})
+	fmt.Println(id, err)
+}
