@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -123,7 +124,7 @@ func (e *Engine) Start(ctx context.Context, in StartInput) (*Execution, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", ErrExecutionExists, rec.ARN)
 	}
-	e.launch(rec, machine, nil)
+	e.launchRun(rec, machine, nil, true)
 	return rec, nil
 }
 
@@ -140,6 +141,12 @@ func (e *Engine) StartSync(ctx context.Context, in StartInput) (*Execution, erro
 // is closing or the execution already has one. stop, when set, stops it
 // as soon as it has replayed its history.
 func (e *Engine) launch(rec *Execution, machine *asl.Machine, stop *workflow.StopRequest) {
+	e.launchRun(rec, machine, stop, false)
+}
+
+// launchRun is launch; fresh says the execution was just created and has
+// no history to load.
+func (e *Engine) launchRun(rec *Execution, machine *asl.Machine, stop *workflow.StopRequest, fresh bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -167,7 +174,7 @@ func (e *Engine) launch(rec *Execution, machine *asl.Machine, stop *workflow.Sto
 		defer e.wg.Done()
 		defer close(a.done)
 		defer cancel(nil)
-		e.drive(ctx, rec, machine)
+		e.drive(ctx, rec, machine, fresh)
 		e.mu.Lock()
 		delete(e.active, rec.ARN)
 		e.notify()
@@ -188,11 +195,16 @@ func (e *Engine) execution(rec *Execution, machine *asl.Machine) workflow.Execut
 
 // drive runs a STANDARD execution from its stored history until it
 // finishes, parks or the engine closes.
-func (e *Engine) drive(ctx context.Context, rec *Execution, machine *asl.Machine) {
+func (e *Engine) drive(ctx context.Context, rec *Execution, machine *asl.Machine, fresh bool) {
 	for {
 		// Loading ignores a stop request (the context's cancellation): a
 		// stopped execution still replays its history to record the abort.
-		events, err := e.history.Load(context.WithoutCancel(ctx), rec.ARN)
+		var events []workflow.Event
+		var err error
+		if !fresh {
+			events, err = e.history.Load(context.WithoutCancel(ctx), rec.ARN)
+		}
+		fresh = false
 		var res *workflow.Result
 		if err == nil {
 			res, err = e.standard.Run(ctx, e.execution(rec, machine), events)
@@ -279,7 +291,14 @@ func (e *Engine) finish(rec *Execution, res *workflow.Result) {
 	if err := e.running.Delete(ctx, key(rec.ARN)); err != nil {
 		e.log.Warn("unindex finished workflow execution", "execution", rec.ARN, "err", err)
 	}
-	e.forgetTokens(ctx, rec.ARN)
+	for _, ev := range res.History {
+		// Only callback tasks leave completions to clean up; listing
+		// them costs a consumer, which most executions need not pay.
+		if strings.HasSuffix(ev.Resource, ".waitForTaskToken") {
+			e.forgetTokens(ctx, rec.ARN)
+			break
+		}
+	}
 }
 
 func applyResult(rec *Execution, res *workflow.Result, now time.Time) {
