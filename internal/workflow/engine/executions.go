@@ -378,6 +378,9 @@ func (e *Engine) record(ctx context.Context, k string) (*Execution, error) {
 
 // Describe returns an execution's record.
 func (e *Engine) Describe(ctx context.Context, arn string) (*Execution, error) {
+	if arn == "" {
+		return nil, fmt.Errorf("%w: no execution ARN given", ErrExecutionNotFound)
+	}
 	e.mu.Lock()
 	if rec, ok := e.expressRecs[arn]; ok {
 		cp := *rec

@@ -108,6 +108,9 @@ func (e *Engine) CreateMachine(ctx context.Context, spec MachineSpec) (*Machine,
 // Running executions keep the definition they started with.
 func (e *Engine) UpdateMachine(ctx context.Context, name, definition string) (*Machine, error) {
 	name = e.machineName(name)
+	if !validName.MatchString(name) {
+		return nil, fmt.Errorf("%w: %q", ErrMachineNotFound, name)
+	}
 	entry, err := e.machines.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrMachineNotFound, name)
