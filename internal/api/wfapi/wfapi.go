@@ -31,6 +31,7 @@ func Register(mux *http.ServeMux, eng *engine.Engine) {
 	mux.HandleFunc("GET /v1/workflows/{machine}", a.getMachine)
 	mux.HandleFunc("PUT /v1/workflows/{machine}", a.updateMachine)
 	mux.HandleFunc("DELETE /v1/workflows/{machine}", a.deleteMachine)
+	mux.HandleFunc("GET /v1/workflows/{machine}/versions", a.machineVersions)
 
 	mux.HandleFunc("POST /v1/workflows/{machine}/executions", a.start)
 	mux.HandleFunc("GET /v1/workflows/{machine}/executions", a.listExecutions)
@@ -182,6 +183,19 @@ func (a *api) listMachines(w http.ResponseWriter, r *http.Request) {
 		out = append(out, machineView(m))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workflows": out})
+}
+
+func (a *api) machineVersions(w http.ResponseWriter, r *http.Request) {
+	ms, err := a.eng.MachineVersions(r.Context(), r.PathValue("machine"))
+	if err != nil {
+		apierror.Write(w, apiError(err))
+		return
+	}
+	out := make([]Machine, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, machineView(m))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"versions": out})
 }
 
 func (a *api) deleteMachine(w http.ResponseWriter, r *http.Request) {

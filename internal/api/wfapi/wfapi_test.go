@@ -103,6 +103,9 @@ func TestWorkflowAPI(t *testing.T) {
 	}
 	s.do("POST", "/v1/workflows/tasks/success", `{"token":"nonsense"}`, http.StatusBadRequest)
 	s.do("POST", "/v1/workflows/tasks/failure", `{"token":"arn:aws:states:local:000000000000:execution:dbl:e1/#3/0","error":"E"}`, http.StatusNotFound)
+	if got := s.do("GET", "/v1/workflows/dbl/versions", "", http.StatusOK); strings.Count(got, `"version":`) != 2 {
+		t.Fatalf("versions: %s", got)
+	}
 	s.do("DELETE", "/v1/workflows/dbl", "", http.StatusNoContent)
 	s.do("GET", "/v1/workflows/dbl", "", http.StatusNotFound)
 }

@@ -46,6 +46,10 @@ func TestMachinesCreateUpdateDelete(t *testing.T) {
 	if err != nil || up.Version != 2 || up.Definition != def2 {
 		t.Fatalf("update: %+v %v", up, err)
 	}
+	versions, err := h.eng.MachineVersions(ctx, "m1")
+	if err != nil || len(versions) != 2 || versions[0].Definition != def || versions[1].Version != 2 {
+		t.Fatalf("versions: %v %v", versions, err)
+	}
 	for _, tc := range []struct {
 		name, def string
 		want      error
@@ -71,6 +75,14 @@ func TestMachinesCreateUpdateDelete(t *testing.T) {
 	}
 	if err := h.eng.DeleteMachine(ctx, "m1"); !errors.Is(err, ErrMachineNotFound) {
 		t.Fatalf("delete twice: %v", err)
+	}
+	if _, err := h.eng.MachineVersions(ctx, "m1"); !errors.Is(err, ErrMachineNotFound) {
+		t.Fatalf("versions after delete: %v", err)
+	}
+	// A new machine by the same name starts its versions again.
+	h.machine("m1", def2)
+	if versions, err := h.eng.MachineVersions(ctx, "m1"); err != nil || len(versions) != 1 || versions[0].Definition != def2 {
+		t.Fatalf("versions of the new m1: %v %v", versions, err)
 	}
 }
 

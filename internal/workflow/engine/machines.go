@@ -202,3 +202,36 @@ func (e *Engine) machineName(nameOrARN string) string {
 	}
 	return nameOrARN
 }
+
+// MachineVersions returns the stored versions of a machine's definition,
+// oldest first (the bucket keeps the last 64).
+func (e *Engine) MachineVersions(ctx context.Context, nameOrARN string) ([]*Machine, error) {
+	name := e.machineName(nameOrARN)
+	if !validName.MatchString(name) {
+		return nil, fmt.Errorf("%w: %s", ErrMachineNotFound, nameOrARN)
+	}
+	entries, err := e.machines.History(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrMachineNotFound, nameOrARN)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read versions of %s: %w", name, err)
+	}
+	var out []*Machine
+	for _, entry := range entries {
+		if entry.Operation() != jetstream.KeyValuePut {
+			// A delete ends the versions of the earlier machine by that name.
+			out = nil
+			continue
+		}
+		var m Machine
+		if err := json.Unmarshal(entry.Value(), &m); err != nil {
+			return nil, fmt.Errorf("decode state machine %s: %w", name, err)
+		}
+		out = append(out, &m)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrMachineNotFound, nameOrARN)
+	}
+	return out, nil
+}

@@ -23,19 +23,18 @@ type taskInvoker struct{ e *Engine }
 // Invoke runs one task attempt.
 func (t *taskInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) (any, error) {
 	base := strings.TrimSuffix(req.Resource, ".waitForTaskToken")
-	if strings.HasSuffix(base, ":states:::states:startExecution") ||
+	nested := strings.HasSuffix(base, ":states:::states:startExecution") ||
 		strings.HasSuffix(base, ":states:::states:startExecution.sync") ||
-		strings.HasSuffix(base, ":states:::states:startExecution.sync:2") {
-		if req.TaskToken == "" {
-			return t.e.nested(ctx, req)
-		}
-		if _, err := t.e.nested(ctx, req); err != nil {
-			return nil, err
-		}
-		return t.e.awaitToken(ctx, req)
-	}
+		strings.HasSuffix(base, ":states:::states:startExecution.sync:2")
 	if req.TaskToken != "" {
-		if req.Function != "" {
+		w, unregister := t.e.register(req)
+		defer unregister()
+		switch {
+		case nested:
+			if _, err := t.e.nested(ctx, req); err != nil {
+				return nil, err
+			}
+		case req.Function != "":
 			// The function hands the token on (to a person, a queue…); its
 			// own result does not complete the task.
 			if _, err := t.e.callFunction(ctx, req); err != nil {
@@ -44,7 +43,10 @@ func (t *taskInvoker) Invoke(ctx context.Context, req workflow.TaskRequest) (any
 		}
 		// A resource hearth cannot call (sqs, sns, an activity…) only
 		// waits: whoever holds the token from the state's input completes it.
-		return t.e.awaitToken(ctx, req)
+		return t.e.awaitToken(ctx, req, w)
+	}
+	if nested {
+		return t.e.nested(ctx, req)
 	}
 	if req.Function == "" {
 		return nil, &asl.Error{Name: asl.ErrTaskFailed, Cause: fmt.Sprintf("resource %s is not a hearth function", req.Resource)}

@@ -50,17 +50,23 @@ func tokenExecution(token string) (string, error) {
 	return arn, nil
 }
 
-// awaitToken waits for a callback task's token to be completed.
-func (e *Engine) awaitToken(ctx context.Context, req workflow.TaskRequest) (any, error) {
+// register makes a callback task's token known before anything can see
+// it (the function it calls may hand it to a worker that answers at once).
+// The returned func unregisters it.
+func (e *Engine) register(req workflow.TaskRequest) (*waiter, func()) {
 	w := &waiter{done: make(chan completion, 1), beat: req.Beat}
 	e.mu.Lock()
 	e.waiting[req.TaskToken] = w
 	e.mu.Unlock()
-	defer func() {
+	return w, func() {
 		e.mu.Lock()
 		delete(e.waiting, req.TaskToken)
 		e.mu.Unlock()
-	}()
+	}
+}
+
+// awaitToken waits for a registered callback task's token to be completed.
+func (e *Engine) awaitToken(ctx context.Context, req workflow.TaskRequest, w *waiter) (any, error) {
 	// A completion may have been stored while nobody waited (the engine
 	// was restarting); registering first means none can slip between.
 	if entry, err := e.tokens.Get(ctx, tokenKey(req.ExecutionID, req.TaskToken)); err == nil {
