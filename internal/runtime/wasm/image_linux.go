@@ -24,6 +24,8 @@ type memoryImage struct {
 	// pagemap is /proc/self/pagemap, which tells which pages an instance
 	// wrote; nil where it cannot be read, and resets then remap the image.
 	pagemap *os.File
+	// noScan: the kernel refused PAGEMAP_SCAN once; read pagemap entries.
+	noScan bool
 }
 
 func newMemoryImage(image []byte) (*memoryImage, error) {
@@ -100,6 +102,13 @@ func (m *memoryImage) reset(mem *limitedMemory) error {
 	}
 	osPage := os.Getpagesize()
 	pages := m.size / osPage
+	if m.pagemap != nil && !m.noScan && m.size%osPage == 0 {
+		if err := m.resetScan(mem); err == nil {
+			return nil
+		}
+		// Kernels before 6.7 have no PAGEMAP_SCAN: read pagemap instead.
+		m.noScan = true
+	}
 	if m.pagemap != nil && m.size%osPage == 0 {
 		if cap(mem.scratch) < pages*8 {
 			mem.scratch = make([]byte, pages*8)
@@ -119,6 +128,50 @@ func (m *memoryImage) reset(mem *limitedMemory) error {
 	if _, err := unix.MmapPtr(int(m.file.Fd()), 0, unsafe.Pointer(unsafe.SliceData(mem.buf)), uintptr(m.size),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
 		return fmt.Errorf("map snapshot image again: %w", err)
+	}
+	return nil
+}
+
+// PAGEMAP_SCAN (Linux 6.7): the kernel walks the page tables and returns
+// only the ranges that match, so a reset costs in proportion to what the
+// instance wrote, not to the image's size.
+const (
+	pagemapScan  = 0xc0606610 // _IOWR('f', 16, struct pm_scan_arg)
+	pageIsFile   = 1 << 2
+	pageIsPresen = 1 << 3
+)
+
+// pmScanArg is struct pm_scan_arg.
+type pmScanArg struct {
+	size, flags, start, end, walkEnd, vec, vecLen, maxPages   uint64
+	categoryInverted, categoryMask, categoryAnyof, returnMask uint64
+}
+
+// pageRegion is struct page_region.
+type pageRegion struct{ start, end, categories uint64 }
+
+// resetScan copies back the pages of mem that are present and not the
+// image's (written, hence private anonymous copies).
+func (m *memoryImage) resetScan(mem *limitedMemory) error {
+	base := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(mem.buf))))
+	var regions [64]pageRegion
+	arg := pmScanArg{start: base, end: base + uint64(m.size),
+		vec: uint64(uintptr(unsafe.Pointer(&regions[0]))), vecLen: uint64(len(regions)),
+		categoryInverted: pageIsFile, categoryMask: pageIsFile | pageIsPresen, returnMask: pageIsPresen}
+	arg.size = uint64(unsafe.Sizeof(arg))
+	for arg.start < arg.end {
+		n, _, errno := unix.Syscall(unix.SYS_IOCTL, m.pagemap.Fd(), pagemapScan, uintptr(unsafe.Pointer(&arg)))
+		if errno != 0 {
+			return errno
+		}
+		for _, r := range regions[:n] {
+			off, end := r.start-base, r.end-base
+			copy(mem.buf[off:end], m.data[off:end])
+		}
+		if arg.walkEnd <= arg.start {
+			return fmt.Errorf("PAGEMAP_SCAN made no progress")
+		}
+		arg.start = arg.walkEnd
 	}
 	return nil
 }

@@ -104,6 +104,11 @@ func (i *reactorInstance) invoke(ctx context.Context, req runtime.Request) (runt
 // recycle resets the instance to the snapshot, or restores a new one in its
 // place when the memory grew past the image (wasm memory never shrinks).
 func (i *reactorInstance) recycle(ctx context.Context) error {
+	start := i.rt.clock.Now()
+	defer func() {
+		i.t.resets.Add(1)
+		i.t.resetNanos.Add(int64(i.rt.clock.Now().Sub(start)))
+	}()
 	ok, err := i.t.snap.reset(i.mod, i.mem)
 	if err != nil {
 		return fmt.Errorf("reset to snapshot: %w", err)

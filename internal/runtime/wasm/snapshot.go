@@ -67,6 +67,10 @@ type SnapshotInfo struct {
 	// kind.
 	Restored    int64 `json:"restored"`
 	Initialised int64 `json:"initialised"`
+	// Resets counts recycle-mode resets (--isolation per-request) and
+	// ResetTime is their total time.
+	Resets    int64         `json:"resets,omitempty"`
+	ResetTime time.Duration `json:"reset_time,omitempty"`
 }
 
 // The snapshot modes SnapshotInfo reports.
@@ -80,7 +84,7 @@ const (
 // describes it and the template's cold starts.
 func (t *Template) Snapshot() (SnapshotInfo, bool) {
 	info := SnapshotInfo{Mode: string(SnapshotOff), Reason: t.snapReason,
-		Restored: t.restores.Load(), Initialised: t.inits.Load()}
+		Restored: t.restores.Load(), Initialised: t.inits.Load(), Resets: t.resets.Load(), ResetTime: time.Duration(t.resetNanos.Load())}
 	if t.snapReason != "" {
 		info.Mode = SnapshotFallback
 	}

@@ -34,6 +34,8 @@ type Template struct {
 	closed      atomic.Bool
 	// restores and inits count cold starts of each kind.
 	restores, inits atomic.Int64
+	// resets and resetNanos count recycle-mode resets and their time.
+	resets, resetNanos atomic.Int64
 }
 
 var _ runtime.Template = (*Template)(nil)
