@@ -15,7 +15,7 @@ func newBenchCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "bench NAME",
-		Short: "Run a self-contained benchmark (warm) and print its table or --json",
+		Short: "Run a self-contained benchmark (warm, process, state) and print its table or --json",
 	}
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, `print one JSON object {"bench":…,"results":[…]}`)
 	var cpuProfile string

@@ -146,8 +146,8 @@ func parseEnv(kvs []string) (map[string]string, error) {
 }
 
 func newInvokeCommand(g *globals) *cobra.Command {
-	var data string
-	var verbose bool
+	var data, idemKey string
+	var verbose, async bool
 	cmd := &cobra.Command{
 		Use:     "invoke NAME",
 		Short:   "Invoke a function and print its response",
@@ -161,7 +161,26 @@ func newInvokeCommand(g *globals) *cobra.Command {
 					return fmt.Errorf("read payload from stdin: %w", err)
 				}
 			}
-			res, err := g.client().Invoke(cmd.Context(), args[0], payload)
+			if async {
+				id, err := g.client().InvokeAsync(cmd.Context(), args[0], payload, idemKey)
+				if err != nil {
+					return err
+				}
+				fmt.Println(id)
+				fmt.Fprintf(os.Stderr, "queued; see it with: hearth invocation get %s\n", id)
+				return nil
+			}
+			var res *client.InvokeResult
+			var err error
+			if idemKey != "" {
+				var replayed bool
+				res, replayed, err = g.client().InvokeIdempotent(cmd.Context(), args[0], payload, idemKey)
+				if err == nil && replayed && verbose {
+					fmt.Fprintln(os.Stderr, "replayed: the first result for this idempotency key")
+				}
+			} else {
+				res, err = g.client().Invoke(cmd.Context(), args[0], payload)
+			}
 			if err != nil {
 				return err
 			}
@@ -187,6 +206,8 @@ func newInvokeCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&data, "data", "d", "", "request payload, or - to read stdin")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show cold/warm and the time of each phase")
+	cmd.Flags().BoolVar(&async, "async", false, "queue the invocation and print its id (retries, DLQ, destinations apply)")
+	cmd.Flags().StringVar(&idemKey, "idempotency-key", "", "run at most once per key within the function's idempotency window")
 	return cmd
 }
 

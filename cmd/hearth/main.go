@@ -68,6 +68,7 @@ func newRootCommand() *cobra.Command {
 		newStateCommand(g),
 		newBenchCommand(),
 	)
+	root.AddCommand(newAsyncCommands(g)...)
 	addHelperCommands(root)
 	return root
 }

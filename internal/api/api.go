@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hearth-sh/hearth/internal/apierror"
+	"github.com/hearth-sh/hearth/internal/async"
 	"github.com/hearth-sh/hearth/internal/fnlog"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/registry"
@@ -53,6 +54,9 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 	// Traces, if set, serves recent traces at /v1/traces.
 	Traces *telemetry.RecentTraces
+	// Async, if set, serves async invocations (X-Hearth-Invocation-Type:
+	// Event) and idempotent sync invocations (Idempotency-Key).
+	Async *async.Service
 	// Public, if set, names the paths anyone may GET without the token
 	// (the dashboard's page and assets; its data stays behind the token).
 	Public func(path string) bool

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hearth-sh/hearth/internal/api/asyncapi"
 	"github.com/hearth-sh/hearth/internal/apierror"
+	"github.com/hearth-sh/hearth/internal/async"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/pool"
 	"github.com/hearth-sh/hearth/internal/registry"
@@ -43,6 +45,8 @@ func statusOf(err error) *apierror.Error {
 		return apierror.New(http.StatusInternalServerError, "function_init_failed", "%s", msg)
 	case errors.Is(err, runtime.ErrTrap):
 		return apierror.New(http.StatusInternalServerError, "function_crashed", "%s", msg)
+	case errors.Is(err, async.ErrInProgress), errors.Is(err, async.ErrTooLarge), errors.Is(err, async.ErrInvalid):
+		return asyncapi.StatusOf(err)
 	case errors.Is(err, pool.ErrClosed):
 		return apierror.New(http.StatusServiceUnavailable, "unavailable", "%s", msg)
 	}

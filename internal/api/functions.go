@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearth-sh/hearth/internal/api/asyncapi"
 	"github.com/hearth-sh/hearth/internal/apierror"
 	"github.com/hearth-sh/hearth/internal/fnlog"
 	"github.com/hearth-sh/hearth/internal/invoke"
@@ -172,7 +174,12 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		req.Headers = map[string][]string{"Content-Type": {ct}}
 	}
-	res, err := s.cfg.Functions.Invoke(r.Context(), r.PathValue("name"), req)
+	name := r.PathValue("name")
+	if s.cfg.Async != nil && asyncapi.IsAsync(r) {
+		asyncapi.ServeAsyncInvoke(w, r, s.cfg.Async, name, req)
+		return
+	}
+	res, err := s.invokeOnce(r, name, req, w)
 	writeInvokeHeaders(w, res)
 	if err != nil {
 		writeError(w, err)
@@ -192,6 +199,23 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(resp.Body)
 }
 
+// invokeOnce runs a synchronous invocation, at most once per Idempotency-Key
+// within the function's window when the request carries one: a repeat gets
+// the first result, marked with X-Hearth-Idempotent-Replayed.
+func (s *Server) invokeOnce(r *http.Request, name string, req runtime.Request, w http.ResponseWriter) (*invoke.Result, error) {
+	key := r.Header.Get(asyncapi.HeaderIdempotencyKey)
+	if key == "" || s.cfg.Async == nil {
+		return s.cfg.Functions.Invoke(r.Context(), name, req)
+	}
+	res, replayed, err := s.cfg.Async.Idempotent(r.Context(), name, key, func(ctx context.Context) (*invoke.Result, error) {
+		return s.cfg.Functions.Invoke(ctx, name, req)
+	})
+	if replayed {
+		w.Header().Set(asyncapi.HeaderReplayed, "true")
+	}
+	return res, err
+}
+
 // httpTrigger hands a whole HTTP request to the function and answers with
 // the function's status, headers and body.
 func (s *Server) httpTrigger(w http.ResponseWriter, r *http.Request) {
@@ -202,7 +226,7 @@ func (s *Server) httpTrigger(w http.ResponseWriter, r *http.Request) {
 	}
 	req := runtime.Request{Method: r.Method, Path: "/" + r.PathValue("path"), Query: r.URL.RawQuery,
 		Headers: s.guestHeaders(r.Header), Body: payload}
-	res, err := s.cfg.Functions.Invoke(r.Context(), r.PathValue("name"), req)
+	res, err := s.invokeOnce(r, r.PathValue("name"), req, w)
 	writeInvokeHeaders(w, res)
 	if err != nil {
 		writeError(w, err)

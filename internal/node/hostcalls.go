@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hearth-sh/hearth/internal/async"
+	"github.com/hearth-sh/hearth/internal/runtime/wasm"
 	"github.com/hearth-sh/hearth/internal/state"
 	"github.com/hearth-sh/hearth/sdk/go/abi"
 )
 
-// HostCall serves the capabilities a guest reaches through hearth.call. It
-// implements wasm.HostCalls. Every function may use every store of the node.
+// HostCall serves the capabilities a guest reaches through hearth.call:
+// state (every function may use every store of the node) and publish. It
+// implements wasm.HostCalls.
 func (n *Node) HostCall(ctx context.Context, op string, input []byte) ([]byte, error) {
 	ctx, span := n.tracing.Tracer.Start(ctx, "host "+op)
 	defer span.End()
@@ -24,6 +27,22 @@ func (n *Node) HostCall(ctx context.Context, op string, input []byte) ([]byte, e
 		}
 		res := n.stateCall(ctx, op, call)
 		return res.AppendBinary(nil), nil
+	case abi.OpPublish:
+		call, err := abi.DecodePublishCall(input)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		source := "hearth"
+		if from, ok := wasm.CallFrom(ctx); ok {
+			source = "hearth/functions/" + from.Function
+		}
+		// Data aliases guest memory, valid only during the call.
+		id, err := n.async.Publish(ctx, call.Topic, bytes.Clone(call.Data), async.PublishOptions{Source: source,
+			Type: call.Type, ContentType: call.ContentType, OrderingKey: call.OrderingKey})
+		if err != nil {
+			return nil, err
+		}
+		return []byte(id), nil
 	}
 	return nil, fmt.Errorf("unknown host operation %q", op)
 }

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/hearth-sh/hearth/internal/api"
+	"github.com/hearth-sh/hearth/internal/api/asyncapi"
 	"github.com/hearth-sh/hearth/internal/api/lambdaapi"
+	"github.com/hearth-sh/hearth/internal/async"
 	"github.com/hearth-sh/hearth/internal/api/stateapi"
 	"github.com/hearth-sh/hearth/internal/backbone"
 	"github.com/hearth-sh/hearth/internal/clock"
@@ -64,6 +66,7 @@ type Node struct {
 	cfg        Config
 	backbone   *backbone.Backbone
 	registry   *registry.Registry
+	async      *async.Service
 	stores     *state.Registry
 	dispatcher *invoke.Dispatcher
 	logs       *fnlog.Book
@@ -139,6 +142,7 @@ func (n *Node) start(ctx context.Context) error {
 	// The metrics read pool sizes at scrape time, after the dispatcher exists.
 	n.metrics = telemetry.NewMetrics(func() []telemetry.PoolGauge { return n.dispatcher.PoolGauges() })
 	n.dashboard = web.New(web.Options{Clock: cfg.Clock, Functions: n, Traces: n.tracing.Recent,
+		DeadLetters: web.AsyncDeadLetters{Queue: deadLetters{n}, Functions: n},
 		Pools: func() []telemetry.PoolGauge {
 			if n.dispatcher == nil {
 				return nil
@@ -152,6 +156,11 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.follow(); err != nil {
 		return err
 	}
+	n.async, err = async.New(ctx, async.Options{JS: bb.JS, Conn: bb.Conn, Invoker: n, Functions: n.registry,
+		Clock: cfg.Clock, Logger: cfg.Logger, NodeID: nodeID(cfg)})
+	if err != nil {
+		return fmt.Errorf("async service: %w", err)
+	}
 
 	n.listener, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -159,7 +168,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger,
 		Mount: n.mount, Tracer: n.tracing.Tracer, Propagator: n.tracing.Propagator, Traces: n.tracing.Recent,
-		Public: web.PublicPath})
+		Public: web.PublicPath, Async: n.async})
 	n.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	n.server.RegisterOnShutdown(srv.Close)
 	go func() { n.served <- n.server.Serve(n.listener) }()
@@ -170,7 +179,8 @@ func (n *Node) start(ctx context.Context) error {
 func (n *Node) mount(mux *http.ServeMux) {
 	n.dashboard.Register(mux)
 	stateapi.Register(mux, n.stores)
-	lapi := lambdaapi.New(lambdaapi.Config{Invoker: n, Logs: n.logs, Logger: n.cfg.Logger})
+	asyncapi.Register(mux, n.async)
+	lapi := lambdaapi.New(lambdaapi.Config{Invoker: n, Logs: n.logs, Logger: n.cfg.Logger, Events: n.async})
 	lapi.Register(mux)
 	n.closers = append(n.closers, lapi.Close)
 }
@@ -226,6 +236,26 @@ func (n *Node) activate(ctx context.Context, fn registry.Function) error {
 	return nil
 }
 
+// deadLetters reads the async service's dead-letter queues once it exists
+// (the dashboard is made before it).
+type deadLetters struct{ n *Node }
+
+func (d deadLetters) DeadLetters(ctx context.Context, function string, limit int) ([]async.DeadLetter, error) {
+	if d.n.async == nil {
+		return nil, errors.New("the async service is not running")
+	}
+	return d.n.async.DeadLetters(ctx, function, limit)
+}
+
+// nodeID names this node among a cluster's: its host name and API address.
+func nodeID(cfg Config) string {
+	host, _ := os.Hostname()
+	return host + "/" + cfg.Listen
+}
+
+// Async is the node's async invocation, pub/sub and schedule service.
+func (n *Node) Async() *async.Service { return n.async }
+
 // Backbone is the node's NATS JetStream connection.
 func (n *Node) Backbone() *backbone.Backbone { return n.backbone }
 
@@ -242,6 +272,13 @@ func (n *Node) Stop(ctx context.Context) error {
 	if n.server != nil {
 		if err := n.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	// Async consumers stop first, so invocations they hold finish or go
+	// back to the queue before the pools close.
+	if n.async != nil {
+		if err := n.async.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("async: %w", err))
 		}
 	}
 	if n.dispatcher != nil {
