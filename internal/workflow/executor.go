@@ -261,7 +261,14 @@ func (r *run) skipRecorded(root *scope) {
 // deadline returns a context that ends at t by the executor's clock.
 func (r *run) deadline(ctx context.Context, t time.Time) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
-	timer := r.x.Clock.AfterFunc(t.Sub(r.x.Clock.Now()), cancel)
+	d := t.Sub(r.x.Clock.Now())
+	if d <= 0 {
+		// Already past (a resumed execution woken after its deadline):
+		// end now rather than at the clock's next tick.
+		cancel()
+		return ctx, cancel
+	}
+	timer := r.x.Clock.AfterFunc(d, cancel)
 	return ctx, func() { timer.Stop(); cancel() }
 }
 

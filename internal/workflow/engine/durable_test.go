@@ -208,3 +208,47 @@ func TestNestedExecutions(t *testing.T) {
 		t.Fatalf("children %v %v", children, err)
 	}
 }
+
+// TestParkedExecutionTimesOut parks an execution on a Wait longer than its
+// TimeoutSeconds: it wakes at its deadline and ends TIMED_OUT, not at the
+// end of the Wait.
+func TestParkedExecutionTimesOut(t *testing.T) {
+	h := newHarness(t)
+	h.machine("deadline", `{"TimeoutSeconds":3600,"StartAt":"W","States":{
+		"W":{"Type":"Wait","Seconds":86400,"End":true}}}`)
+	x := h.start("deadline", "d", `{}`)
+	ctx := context.Background()
+	eventually(t, "the execution to park", func() bool {
+		d, err := h.eng.Describe(ctx, x.ARN)
+		return err == nil && !d.WakeAt.IsZero()
+	})
+	if d, _ := h.eng.Describe(ctx, x.ARN); !d.WakeAt.Equal(d.StartTime.Add(time.Hour)) {
+		t.Fatalf("wakes at %v, want the deadline %v", d.WakeAt, d.StartTime.Add(time.Hour))
+	}
+	h.clk.Advance(time.Hour)
+	if done := h.wait(x.ARN); done.Status != workflow.StatusTimedOut || done.Error != "States.Timeout" {
+		t.Fatalf("after the deadline: %+v", done)
+	}
+}
+
+// TestStopParentStopsChild stops a parent waiting on a .sync child: both
+// end ABORTED.
+func TestStopParentStopsChild(t *testing.T) {
+	h := newHarness(t)
+	h.machine("slowchild", `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":30,"End":true}}}`)
+	h.machine("parent", `{"StartAt":"S","States":{"S":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync:2",
+		"Parameters":{"StateMachineArn":"slowchild","Name":"kid"},"End":true}}}`)
+	x := h.start("parent", "p", `{}`)
+	child := h.eng.ExecutionARN("slowchild", "kid")
+	eventually(t, "the child to start", func() bool {
+		_, err := h.eng.Describe(context.Background(), child)
+		return err == nil
+	})
+	stopped, err := h.eng.Stop(context.Background(), x.ARN, "Cancelled", "by test")
+	if err != nil || stopped.Status != workflow.StatusAborted {
+		t.Fatalf("parent: %+v %v", stopped, err)
+	}
+	if kid := h.wait(child); kid.Status != workflow.StatusAborted || kid.Error != "Cancelled" {
+		t.Fatalf("child: %+v", kid)
+	}
+}

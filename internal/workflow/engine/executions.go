@@ -266,6 +266,11 @@ func (e *Engine) arm(rec *Execution, machine *asl.Machine, until time.Time) {
 	if t, ok := e.timers[rec.ARN]; ok {
 		t.Stop()
 	}
+	if !until.After(e.clk.Now()) {
+		// Due already: run it now (launch takes the lock itself).
+		go e.launch(rec, machine, nil)
+		return
+	}
 	e.timers[rec.ARN] = e.clk.AfterFunc(until.Sub(e.clk.Now()), func() {
 		e.mu.Lock()
 		delete(e.timers, rec.ARN)
