@@ -95,8 +95,26 @@ func newBenchCommand() *cobra.Command {
 	}
 	stateCmd.Flags().StringVar(&st.PostgresURL, "postgres", "", "also measure a PostgreSQL store at this URL")
 	cmd.AddCommand(stateCmd)
+	var wfOpts bench.WorkflowOptions
+	wfCmd := &cobra.Command{
+		Use:   "workflow",
+		Short: "STANDARD and EXPRESS transitions/s and 3-Task latency, 1 and 64 concurrent executions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := bench.Workflow(cmd.Context(), wfOpts)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(os.Stdout)
+			}
+			return rep.WriteTable(os.Stdout)
+		},
+	}
+	wfCmd.Flags().DurationVar(&wfOpts.Duration, "duration", 3*time.Second, "length of each run")
+	cmd.AddCommand(wfCmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return fmt.Errorf("name a benchmark: %s", "warm, process, state")
+		return fmt.Errorf("name a benchmark: %s", "warm, process, state, workflow")
 	}
 	return cmd
 }

@@ -6,5 +6,6 @@ import "github.com/spf13/cobra"
 func addHelperCommands(root *cobra.Command) {
 	wf := &cobra.Command{Use: "wf", Short: "Workflows in Amazon States Language"}
 	wf.AddCommand(newWorkflowRunCommand())
+	wf.AddCommand(newWorkflowCommands()...)
 	root.AddCommand(newSimCommand(), wf)
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/hearth-sh/hearth/internal/api"
 	"github.com/hearth-sh/hearth/internal/api/asyncapi"
 	"github.com/hearth-sh/hearth/internal/api/lambdaapi"
+	"github.com/hearth-sh/hearth/internal/api/sfnapi"
 	"github.com/hearth-sh/hearth/internal/api/stateapi"
+	"github.com/hearth-sh/hearth/internal/api/wfapi"
 	"github.com/hearth-sh/hearth/internal/async"
 	"github.com/hearth-sh/hearth/internal/backbone"
 	"github.com/hearth-sh/hearth/internal/clock"
@@ -27,6 +29,7 @@ import (
 	"github.com/hearth-sh/hearth/internal/state"
 	"github.com/hearth-sh/hearth/internal/telemetry"
 	"github.com/hearth-sh/hearth/internal/web"
+	"github.com/hearth-sh/hearth/internal/workflow/engine"
 )
 
 // Config configures a node. The zero value of every field but DataDir has a
@@ -67,6 +70,7 @@ type Node struct {
 	backbone   *backbone.Backbone
 	registry   *registry.Registry
 	async      *async.Service
+	workflows  *engine.Engine
 	stores     *state.Registry
 	dispatcher *invoke.Dispatcher
 	logs       *fnlog.Book
@@ -156,6 +160,11 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.follow(); err != nil {
 		return err
 	}
+	// After restore, so that resumed Tasks find their functions active.
+	n.workflows, err = engine.New(ctx, engine.Options{JS: bb.JS, Invoker: n, Clock: cfg.Clock, Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("workflow engine: %w", err)
+	}
 	n.async, err = async.New(ctx, async.Options{JS: bb.JS, Conn: bb.Conn, Invoker: n, Functions: n.registry,
 		Clock: cfg.Clock, Logger: cfg.Logger, NodeID: nodeID(cfg)})
 	if err != nil {
@@ -180,6 +189,9 @@ func (n *Node) mount(mux *http.ServeMux) {
 	n.dashboard.Register(mux)
 	stateapi.Register(mux, n.stores)
 	asyncapi.Register(mux, n.async)
+	wfapi.Register(mux, n.workflows)
+	// The Step Functions-compatible API (AWS JSON 1.0, X-Amz-Target) at POST /.
+	mux.Handle("POST /{$}", sfnapi.New(n.workflows))
 	lapi := lambdaapi.New(lambdaapi.Config{Invoker: n, Logs: n.logs, Logger: n.cfg.Logger, Events: n.async})
 	lapi.Register(mux)
 	n.closers = append(n.closers, lapi.Close)
@@ -274,8 +286,14 @@ func (n *Node) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
-	// Async consumers stop first, so invocations they hold finish or go
-	// back to the queue before the pools close.
+	// Workflows stop first (an in-flight Task must not see the pools
+	// closing and record a failure), then async consumers, so invocations
+	// they hold finish or go back to the queue before the pools close.
+	if n.workflows != nil {
+		if err := n.workflows.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("workflows: %w", err))
+		}
+	}
 	if n.async != nil {
 		if err := n.async.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("async: %w", err))
