@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +66,20 @@ func TestStepFunctionsSDKOnANode(t *testing.T) {
 	}
 	if got := strings.Join(kinds, ","); !strings.Contains(got, "LambdaFunctionSucceeded") || !strings.HasSuffix(got, "ExecutionSucceeded") {
 		t.Fatalf("history: %s", got)
+	}
+	// The dashboard's workflow view shows the execution and its state's progress.
+	resp, err := http.Get(n.URL() + "/v1/dashboard/workflows/" + url.PathEscape(aws.ToString(ex.ExecutionArn)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var detail struct {
+		Status string            `json:"status"`
+		States map[string]string `json:"states"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&detail)
+	resp.Body.Close()
+	if err != nil || detail.Status != "SUCCEEDED" || detail.States["Hello"] != "succeeded" {
+		t.Fatalf("dashboard workflow view: %d %+v %v", resp.StatusCode, detail, err)
 	}
 	if _, err := sc.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(aws.ToString(m.StateMachineArn) + "x")}); err == nil ||
 		!strings.Contains(err.Error(), "StateMachineDoesNotExist") {

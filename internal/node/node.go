@@ -147,6 +147,7 @@ func (n *Node) start(ctx context.Context) error {
 	n.metrics = telemetry.NewMetrics(func() []telemetry.PoolGauge { return n.dispatcher.PoolGauges() })
 	n.dashboard = web.New(web.Options{Clock: cfg.Clock, Functions: n, Traces: n.tracing.Recent,
 		DeadLetters: web.AsyncDeadLetters{Queue: deadLetters{n}, Functions: n},
+		Workflows:   workflowView{n},
 		Pools: func() []telemetry.PoolGauge {
 			if n.dispatcher == nil {
 				return nil
