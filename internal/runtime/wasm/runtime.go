@@ -27,7 +27,11 @@
 // exported. Options.Recycle resets a restored instance to the snapshot
 // before each invocation after its first (only the pages it wrote are
 // copied back), isolating requests from each other without a cold start.
-// Snapshots live in memory and are captured again when the node restarts.
+// With Config.SnapshotDir, snapshots are files named by what init could
+// observe (module digest, arguments, environment), checksummed, shared by
+// templates with the same inputs and loaded again after a restart; a file
+// no template uses is removed after Config.SnapshotGrace (snapstore.go).
+// docs/snapshots.md says what restored instances share.
 //
 // # Cold-start phases
 //

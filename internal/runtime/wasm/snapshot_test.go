@@ -39,6 +39,10 @@ func TestSnapshotRestore(t *testing.T) {
 		{"/count", "2"},
 		{"/gc", "20000 10 closure 7"},
 		{"/count", "4"},
+		{"/goroutine", "worker 1"},
+		{"/goroutine", "worker 2"},
+		{"/gc", "20000 10 closure 7"},
+		{"/count", "8"},
 	}
 	for _, s := range steps {
 		for name, inst := range map[string]runtime.Instance{"restored": a, "normal": n} {

@@ -17,6 +17,10 @@ import (
 // be able to call.
 var table = map[int]func() string{}
 
+// jobs feeds a goroutine started at init: a restored instance must resume
+// it, blocked where the snapshot left it.
+var jobs = make(chan chan string)
+
 var (
 	calls    int // survives across invocations of one instance
 	hoard    [][]byte
@@ -31,6 +35,13 @@ func init() {
 	}
 	hearth.Handle(handle)
 	hearth.OnRestore(func() { restores++ })
+	go func() {
+		n := 0
+		for reply := range jobs {
+			n++
+			reply <- "worker " + strconv.Itoa(n)
+		}
+	}()
 }
 
 func handle(ctx hearth.Context, req hearth.Request) (hearth.Response, error) {
@@ -40,6 +51,10 @@ func handle(ctx hearth.Context, req hearth.Request) (hearth.Response, error) {
 		return hearth.Response{Status: 201, Headers: map[string][]string{"X-Method": {req.Method}, "X-Query": {req.Query}, "X-Got": {req.Headers.Get("x-test")}}, Body: req.Body}, nil
 	case "/restores":
 		return hearth.Text(fmt.Sprint(restores)), nil
+	case "/goroutine":
+		reply := make(chan string)
+		jobs <- reply
+		return hearth.Text(<-reply), nil
 	case "/count":
 		return hearth.Text(fmt.Sprint(calls)), nil
 	case "/env":
