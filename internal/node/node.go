@@ -126,7 +126,15 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.stores, err = state.OpenAll(ctx, cfg.Stores, state.Env{JetStream: bb.JS, Clock: cfg.Clock, Logger: cfg.Logger})
+	// The metrics read pool sizes at scrape time, once the dispatcher exists.
+	n.metrics = telemetry.NewMetrics(func() []telemetry.PoolGauge {
+		if n.dispatcher == nil {
+			return nil
+		}
+		return n.dispatcher.PoolGauges()
+	})
+	n.stores, err = state.OpenAll(ctx, cfg.Stores, state.Env{JetStream: bb.JS, Clock: cfg.Clock, Logger: cfg.Logger,
+		Observe: n.metrics.ObserveState})
 	if err != nil {
 		return fmt.Errorf("state stores: %w", err)
 	}
@@ -143,8 +151,6 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.tracing.Shutdown)
-	// The metrics read pool sizes at scrape time, after the dispatcher exists.
-	n.metrics = telemetry.NewMetrics(func() []telemetry.PoolGauge { return n.dispatcher.PoolGauges() })
 	n.dashboard = web.New(web.Options{Clock: cfg.Clock, Functions: n, Traces: n.tracing.Recent,
 		DeadLetters: web.AsyncDeadLetters{Queue: deadLetters{n}, Functions: n},
 		Workflows:   workflowView{n},

@@ -214,6 +214,9 @@ func (s *NATS) Set(ctx context.Context, key string, value []byte, opts SetOption
 	var pubOpts []jetstream.PublishOpt
 	if opts.IfMatch != "" {
 		rev, _ := ParseETag(opts.IfMatch) // validated by CheckSet
+		if err := s.checkLive(ctx, key, enc, rev); err != nil {
+			return "", err
+		}
 		pubOpts = append(pubOpts, jetstream.WithExpectLastSequencePerSubject(rev))
 	}
 	if ttl > 0 {
@@ -227,6 +230,24 @@ func (s *NATS) Set(ctx context.Context, key string, value []byte, opts SetOption
 		return "", natsErr("set "+key, err)
 	}
 	return FormatETag(ack.Sequence), nil
+}
+
+// checkLive refuses an IfMatch whose revision is not the key's live value.
+// The expected-last-sequence check alone would accept the revision of a
+// delete marker (a deleted key would then "match"); with this check first,
+// a publish that expects rev succeeds only if rev was a live value and
+// nothing was written since, so the publish stays the linearization point.
+func (s *NATS) checkLive(ctx context.Context, key, enc string, rev uint64) error {
+	e, err := s.kv.Get(ctx, enc)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		return mismatch(key, -1)
+	case err != nil:
+		return natsErr("get "+key, err)
+	case e.Revision() != rev:
+		return mismatch(key, -1)
+	}
+	return nil
 }
 
 // natsTTL rounds a TTL up to whole seconds, the resolution of JetStream
@@ -248,6 +269,9 @@ func (s *NATS) Delete(ctx context.Context, key string, opts DeleteOptions) error
 	if opts.IfMatch != "" {
 		rev, err := ParseETag(opts.IfMatch)
 		if err != nil {
+			return err
+		}
+		if err := s.checkLive(ctx, key, encodeNATSKey(key), rev); err != nil {
 			return err
 		}
 		delOpts = append(delOpts, jetstream.LastRevision(rev))

@@ -133,6 +133,8 @@ type Env struct {
 	JetStream jetstream.JetStream
 	Clock     clock.Clock
 	Logger    *slog.Logger
+	// Observe, if set, sees every operation on every store OpenAll opens.
+	Observe Observer
 }
 
 // Open builds the store sp describes. Redis and PostgreSQL stores connect
@@ -221,6 +223,9 @@ func OpenAll(ctx context.Context, lines []string, env Env) (*Registry, error) {
 		if err != nil {
 			_ = r.Close()
 			return nil, err
+		}
+		if env.Observe != nil {
+			s = &observed{Store: s, name: sp.Name, backend: sp.Backend, observe: env.Observe}
 		}
 		r.stores[sp.Name] = s
 	}

@@ -25,6 +25,10 @@ type Metrics struct {
 	Duration *prometheus.HistogramVec
 	// ColdStartPhase is the time of each cold-start phase by function and phase.
 	ColdStartPhase *prometheus.HistogramVec
+	// StateOps counts state-store operations by store, backend, op and
+	// result (ok, error); StateLatency times them by backend and op.
+	StateOps     *prometheus.CounterVec
+	StateLatency *prometheus.HistogramVec
 }
 
 // PoolGauges reports live pool sizes when metrics are scraped.
@@ -61,6 +65,14 @@ func NewMetrics(pools PoolGauges) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.00001, 2, 20),
 		}, []string{"function", "phase"}),
 	}
+	m.StateOps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hearth_state_operations_total", Help: "State-store operations by store, backend, operation and result.",
+	}, []string{"store", "backend", "op", "result"})
+	m.StateLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "hearth_state_operation_duration_seconds", Help: "State-store operation time by backend and operation.",
+		Buckets: prometheus.ExponentialBuckets(0.000005, 2, 20),
+	}, []string{"backend", "op"})
+	reg.MustRegister(m.StateOps, m.StateLatency)
 	reg.MustRegister(m.Invocations, m.Starts, m.Duration, m.ColdStartPhase,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pools != nil {
@@ -72,6 +84,16 @@ func NewMetrics(pools PoolGauges) *Metrics {
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// ObserveState records one state-store operation.
+func (m *Metrics) ObserveState(store, backend, op string, d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.StateOps.WithLabelValues(store, backend, op, result).Inc()
+	m.StateLatency.WithLabelValues(backend, op).Observe(d.Seconds())
 }
 
 // ObservePhases records a cold start's phases.
