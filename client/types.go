@@ -18,6 +18,10 @@ type FunctionConfig struct {
 	KeepAlive   Duration          `json:"keep_alive,omitempty"`
 	Env         map[string]string `json:"env,omitempty"`
 	Handler     string            `json:"handler,omitempty"`
+	// Snapshot is "auto" (default) or "off"; Isolation "per-request" resets
+	// the instance to its snapshot between requests.
+	Snapshot  string `json:"snapshot,omitempty"`
+	Isolation string `json:"isolation,omitempty"`
 	// Policy is the keep-alive / pre-warm policy: fixed, histogram or forecast.
 	Policy string `json:"policy,omitempty"`
 	// Retries of a failed async invocation (nil: the node's default, 2).
@@ -37,6 +41,10 @@ type Function struct {
 	Digest    string         `json:"digest"`
 	Size      int64          `json:"size"`
 	CreatedAt time.Time      `json:"created_at"`
+	// Snapshot describes a wasm function's snapshot: mode (restore, off,
+	// fallback), reason, bytes, capture time, and restored vs initialised
+	// cold starts.
+	Snapshot map[string]any `json:"snapshot,omitempty"`
 }
 
 // LogEntry is one line of a function's log.

@@ -95,6 +95,45 @@ func newBenchCommand() *cobra.Command {
 	}
 	stateCmd.Flags().StringVar(&st.PostgresURL, "postgres", "", "also measure a PostgreSQL store at this URL")
 	cmd.AddCommand(stateCmd)
+	var ev bench.EventsOptions
+	evCmd := &cobra.Command{
+		Use:   "events",
+		Short: "Async invocations accepted and completed per second and pub/sub latency, next to raw JetStream",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := bench.Events(cmd.Context(), ev)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(os.Stdout)
+			}
+			return rep.WriteTable(os.Stdout)
+		},
+	}
+	evCmd.Flags().DurationVar(&ev.Duration, "duration", 5*time.Second, "length of each rate measurement")
+	cmd.AddCommand(evCmd)
+	var cs bench.ColdstartOptions
+	csCmd := &cobra.Command{
+		Use:   "coldstart",
+		Short: "Cold starts from init, from a snapshot and recycle resets; memory of idle restored instances",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := bench.Coldstart(cmd.Context(), cs)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(os.Stdout)
+			}
+			return rep.WriteTable(os.Stdout)
+		},
+	}
+	csCmd.Flags().StringVar(&cs.GuestDir, "guest", "./bench/coldstartguest", "the Go guest to build")
+	csCmd.Flags().IntVar(&cs.Samples, "samples", 1000, "snapshot cold starts and resets to time per guest")
+	csCmd.Flags().IntVar(&cs.InitSamples, "init-samples", 100, "normal cold starts to time (a tenth for 100 MB)")
+	csCmd.Flags().IntVar(&cs.IdleInstances, "idle", 10000, "idle restored instances to hold")
+	cmd.AddCommand(csCmd)
 	var wfOpts bench.WorkflowOptions
 	wfCmd := &cobra.Command{
 		Use:   "workflow",
@@ -114,7 +153,7 @@ func newBenchCommand() *cobra.Command {
 	wfCmd.Flags().DurationVar(&wfOpts.Duration, "duration", 3*time.Second, "length of each run")
 	cmd.AddCommand(wfCmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return fmt.Errorf("name a benchmark: %s", "warm, process, state, workflow")
+		return fmt.Errorf("name a benchmark: %s", "warm, coldstart, events, process, state, workflow")
 	}
 	return cmd
 }

@@ -23,6 +23,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 		wasmFile, zipPath, memory, runtime string
 		handler                            string
 		policy, onSuccess, onFailure       string
+		snapshot, isolation                string
 		retries                            int
 		timeout, keepAlive                 time.Duration
 		concurrency, minWarm               int
@@ -59,7 +60,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 			}
 			cfg := client.FunctionConfig{Runtime: runtime, Handler: handler, Concurrency: concurrency, MinWarm: minWarm,
 				Timeout: client.Duration(timeout), KeepAlive: client.Duration(keepAlive), Policy: policy,
-				OnSuccess: onSuccess, OnFailure: onFailure}
+				OnSuccess: onSuccess, OnFailure: onFailure, Snapshot: snapshot, Isolation: isolation}
 			if cmd.Flags().Changed("retries") {
 				cfg.Retries = &retries
 			}
@@ -90,6 +91,8 @@ func newDeployCommand(g *globals) *cobra.Command {
 	f.StringArrayVar(&env, "env", nil, "environment variable K=V (repeatable)")
 	f.StringVar(&runtime, "runtime", "", "runtime: wasm (default) or process")
 	f.StringVar(&handler, "handler", "", "entry point, for runtimes that need one")
+	f.StringVar(&snapshot, "snapshot", "", "auto (default: restore instances from a post-init snapshot) or off")
+	f.StringVar(&isolation, "isolation", "", "per-request: reset the instance to its snapshot before every request")
 	f.StringVar(&policy, "policy", "", "keep-alive / pre-warm policy: fixed (default), histogram or forecast")
 	f.IntVar(&retries, "retries", 2, "retries of a failed async invocation")
 	f.StringVar(&onSuccess, "on-success", "", "async destination on success: function:NAME or topic:NAME")

@@ -54,6 +54,9 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 	// Traces, if set, serves recent traces at /v1/traces.
 	Traces *telemetry.RecentTraces
+	// Snapshot, if set, describes a function's snapshot for
+	// GET /v1/functions/{name}.
+	Snapshot func(name string) (any, bool)
 	// Async, if set, serves async invocations (X-Hearth-Invocation-Type:
 	// Event) and idempotent sync invocations (Idempotency-Key).
 	Async *async.Service

@@ -44,7 +44,14 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, fn)
+	var snap any
+	if s.cfg.Snapshot != nil {
+		snap, _ = s.cfg.Snapshot(fn.Name)
+	}
+	writeJSON(w, http.StatusOK, struct {
+		registry.Function
+		Snapshot any `json:"snapshot,omitempty"`
+	}{fn, snap})
 }
 
 func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request) {
@@ -254,7 +261,7 @@ func (s *Server) httpTrigger(w http.ResponseWriter, r *http.Request) {
 }
 
 // phaseOrder is the order of the cold-start phases in Server-Timing.
-var phaseOrder = [...]string{"provision", "runtime", "code", "init", "handler"}
+var phaseOrder = [...]string{"provision", "runtime", "code", "init", "restore", "handler"}
 
 // writeInvokeHeaders reports how an invocation ran: its request id, the
 // version that served it, cold or warm, and the phase times.
@@ -278,13 +285,14 @@ func ServerTiming(res *invoke.Result) string {
 	phases := invoke.PhaseMap(res.Phases)
 	var b strings.Builder
 	for _, name := range phaseOrder {
-		if !res.Cold && name != "handler" {
+		d, ok := phases[name]
+		if !ok || (!res.Cold && name != "handler") {
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s;dur=%.3f", name, float64(phases[name])/float64(time.Millisecond))
+		fmt.Fprintf(&b, "%s;dur=%.3f", name, float64(d)/float64(time.Millisecond))
 	}
 	return b.String()
 }

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,7 +29,7 @@ func TestAsyncSurvivesSIGKILL(t *testing.T) {
 	}
 	bin := hearthBinary(t)
 	data, addr := t.TempDir(), freePort(t)
-	cmd := upLocked(t, bin, data, addr)
+	cmd := upProcess(t, bin, data, addr)
 	c := client.New("http://" + addr)
 	ctx := context.Background()
 	retries := 5
@@ -80,7 +77,7 @@ func TestAsyncSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Logf("killed with %d of %d events accepted and at least %d applied", sent, events, atKill)
 
-	upLocked(t, bin, data, addr)
+	upProcess(t, bin, data, addr)
 	// A client that is unsure whether a send got through sends again: with
 	// a key that is safe and yields the first invocation; without one it is
 	// safe only for events the client never got an id for.
@@ -170,48 +167,4 @@ func readInt(t *testing.T, c *client.Client, key string) int {
 		t.Fatalf("state %s = %q: %v", key, v, err)
 	}
 	return n
-}
-
-// upLocked runs `hearth up` like upProcess, but reads the child's output
-// under a lock: upProcess reads its buffer while the process still writes
-// to it, which the race detector reports.
-func upLocked(t *testing.T, bin, data, addr string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(bin, "up", "--data", data, "--listen", addr)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start hearth up: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hearth up did not serve within 60s:\n%s", out.String())
-		}
-	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and other readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

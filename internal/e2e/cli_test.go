@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,8 +41,8 @@ func freePort(t *testing.T) string {
 func upProcess(t *testing.T, bin, data, addr string, extra ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"up", "--data", data, "--listen", addr}, extra...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +63,24 @@ func upProcess(t *testing.T, bin, data, addr string, extra ...string) *exec.Cmd 
 		t.Fatalf("hearth up did not say how to deploy a first function:\n%s", out.String())
 	}
 	return cmd
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type cli struct {

@@ -33,7 +33,8 @@ func TestTraceConnectsRequestColdStartAndHostCalls(t *testing.T) {
 	}
 
 	var tr telemetry.Trace
-	want := []string{"POST /v1/functions/{name}/invoke", "invoke counter", "cold start", "provision", "runtime", "code", "init", "handler", "host state.get", "host state.set"}
+	// The function's init phase is "restore" when its instance came from a snapshot.
+	want := []string{"POST /v1/functions/{name}/invoke", "invoke counter", "cold start", "provision", "runtime", "code", "restore", "handler", "host state.get", "host state.set"}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(n.URL() + "/v1/traces/" + traceID)

@@ -68,6 +68,7 @@ type Dispatcher struct {
 type active struct {
 	fn   registry.Function
 	pool *pool.Pool
+	tmpl runtime.Template
 	m    fnMetrics
 }
 
@@ -135,6 +136,8 @@ func (d *Dispatcher) Prepare(ctx context.Context, fn registry.Function, artifact
 		MaxResponseBytes: MaxResponseBytes,
 		Handler:          fn.Config.Handler,
 		Log:              d.logFunc(fn),
+		Snapshot:         fn.Config.Snapshot,
+		Isolation:        fn.Config.Isolation,
 	}
 	// The runtime's errors already name the function and say what is wrong.
 	return rt.Prepare(ctx, spec, runtime.Artifact{Digest: fn.Digest, Bytes: artifact})
@@ -178,7 +181,7 @@ func (d *Dispatcher) Activate(fn registry.Function, tmpl runtime.Template) bool 
 		QueueSize:    d.opts.QueueSize,
 		QueueTimeout: d.opts.QueueTimeout,
 	}, d.opts.Clock, d.opts.Logger.With("function", fn.Name, "version", fn.Version))
-	d.active[fn.Name] = &active{fn: fn, pool: p, m: newFnMetrics(d.opts.Metrics, fn.Name)}
+	d.active[fn.Name] = &active{fn: fn, pool: p, tmpl: tmpl, m: newFnMetrics(d.opts.Metrics, fn.Name)}
 	d.mu.Unlock()
 	if old != nil {
 		go d.retire(old)
@@ -300,7 +303,7 @@ func (d *Dispatcher) phaseSpans(ctx context.Context, from time.Time, p runtime.P
 	for _, ph := range []struct {
 		name string
 		d    time.Duration
-	}{{"provision", p.Provision}, {"runtime", p.Runtime}, {"code", p.Code}, {"init", p.Init}} {
+	}{{"provision", p.Provision}, {"runtime", p.Runtime}, {"code", p.Code}, {initPhase(p), p.Init}} {
 		_, s := d.opts.Tracer.Start(cctx, ph.name, trace.WithTimestamp(at))
 		at = at.Add(ph.d)
 		s.End(trace.WithTimestamp(at))
@@ -410,7 +413,26 @@ func (d *Dispatcher) report(a *active, res *Result, err error) string {
 
 // PhaseMap names the phases of a cold start, in order of the Server-Timing header.
 func PhaseMap(p runtime.Phases) map[string]time.Duration {
-	return map[string]time.Duration{"provision": p.Provision, "runtime": p.Runtime, "code": p.Code, "init": p.Init, "handler": p.Handler}
+	return map[string]time.Duration{"provision": p.Provision, "runtime": p.Runtime, "code": p.Code, initPhase(p): p.Init, "handler": p.Handler}
+}
+
+// initPhase names the Init phase: "restore" when a snapshot restore
+// replaced the function's own init.
+func initPhase(p runtime.Phases) string {
+	if p.Restored {
+		return "restore"
+	}
+	return "init"
+}
+
+// Template returns the active version's template, for runtime-specific
+// details (wasm snapshots).
+func (d *Dispatcher) Template(name string) (runtime.Template, bool) {
+	a, err := d.lookup(name)
+	if err != nil {
+		return nil, false
+	}
+	return a.tmpl, true
 }
 
 // PoolGauges reports every active pool's sizes for metrics.

@@ -26,6 +26,7 @@ import (
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/runtime/wasm"
 	"github.com/hearth-sh/hearth/internal/state"
 	"github.com/hearth-sh/hearth/internal/telemetry"
 	"github.com/hearth-sh/hearth/internal/web"
@@ -77,6 +78,7 @@ type Node struct {
 	metrics    *telemetry.Metrics
 	tracing    *telemetry.Tracing
 	dashboard  *web.Dashboard
+	wasm       *wasm.Runtime // nil when the runtimes were given in Config
 	closers    []func(context.Context) error
 	listener   net.Listener
 	server     *http.Server
@@ -164,6 +166,11 @@ func (n *Node) start(ctx context.Context) error {
 	n.dispatcher = invoke.New(invoke.Options{Runtimes: runtimes, Clock: cfg.Clock, Logger: cfg.Logger,
 		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics, Tracer: n.tracing.Tracer, Recorder: n.dashboard})
 	n.restore(ctx)
+	if n.wasm != nil {
+		if _, err := n.wasm.SweepSnapshots(ctx); err != nil {
+			cfg.Logger.Warn("sweep wasm snapshots", "err", err)
+		}
+	}
 	if err := n.follow(); err != nil {
 		return err
 	}
@@ -184,7 +191,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger,
 		Mount: n.mount, Tracer: n.tracing.Tracer, Propagator: n.tracing.Propagator, Traces: n.tracing.Recent,
-		Public: web.PublicPath, Async: n.async})
+		Public: web.PublicPath, Async: n.async, Snapshot: n.snapshotInfo})
 	n.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	n.server.RegisterOnShutdown(srv.Close)
 	go func() { n.served <- n.server.Serve(n.listener) }()
@@ -253,6 +260,17 @@ func (n *Node) activate(ctx context.Context, fn registry.Function) error {
 	}
 	n.dispatcher.Activate(fn, tmpl)
 	return nil
+}
+
+// snapshotInfo describes the snapshot of a function's active wasm version.
+func (n *Node) snapshotInfo(name string) (any, bool) {
+	t, ok := n.dispatcher.Template(name)
+	w, isWasm := t.(*wasm.Template)
+	if !ok || !isWasm {
+		return nil, false
+	}
+	info, _ := w.Snapshot()
+	return info, true
 }
 
 // deadLetters reads the async service's dead-letter queues once it exists

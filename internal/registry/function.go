@@ -51,6 +51,12 @@ type Config struct {
 	OnFailure string `json:"on_failure,omitempty"`
 	// IdempotencyWindow is how long an Idempotency-Key is remembered.
 	IdempotencyWindow Duration `json:"idempotency_window,omitempty"`
+	// Snapshot is "auto" (default) or "off": restore wasm instances from a
+	// post-init snapshot (docs/snapshots.md).
+	Snapshot string `json:"snapshot,omitempty"`
+	// Isolation is "" (instances keep memory across requests) or
+	// "per-request" (recycle mode: reset to the snapshot between requests).
+	Isolation string `json:"isolation,omitempty"`
 }
 
 // Limits hearth applies to every function config.
@@ -127,6 +133,10 @@ func (c Config) check() error {
 		return fmt.Errorf("min_warm %d is out of range: use 0 to concurrency (%d)", c.MinWarm, c.Concurrency)
 	case c.KeepAlive < 0:
 		return fmt.Errorf("keep_alive %s must not be negative", c.KeepAlive)
+	case c.Snapshot != "" && c.Snapshot != "auto" && c.Snapshot != "off":
+		return fmt.Errorf("snapshot %q is unknown: use \"auto\" or \"off\"", c.Snapshot)
+	case c.Isolation != "" && c.Isolation != "per-request":
+		return fmt.Errorf("isolation %q is unknown: use \"per-request\" or leave it unset", c.Isolation)
 	case c.Policy != "fixed" && c.Policy != "histogram" && c.Policy != "forecast":
 		return fmt.Errorf("policy %q is unknown: use fixed, histogram or forecast", c.Policy)
 	case c.Retries != nil && (*c.Retries < 0 || *c.Retries > 100):

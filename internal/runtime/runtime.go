@@ -52,6 +52,12 @@ type Spec struct {
 	Handler string
 	// Log receives the guest's stdout and stderr. Nil discards them.
 	Log LogFunc
+	// Snapshot is "auto" (or empty: restore instances from a snapshot taken
+	// at Prepare where the runtime can) or "off".
+	Snapshot string
+	// Isolation "per-request" resets an instance to its snapshot before
+	// every invocation but its first.
+	Isolation string
 }
 
 // Artifact is a function's code.
@@ -100,6 +106,9 @@ type Phases struct {
 	Code      time.Duration // fetch and compile, or a cache hit
 	Init      time.Duration // the function's own bootstrap, or a snapshot restore
 	Handler   time.Duration // the first invocation
+	// Restored is set when Init timed a snapshot restore instead of the
+	// function's own init (reported as the "restore" phase).
+	Restored bool
 }
 
 // Runtime prepares artifacts.

@@ -46,3 +46,14 @@ func (r *Runtime) snapshotsFor(opts Options) bool {
 	}
 	return r.snapshots
 }
+
+// withSpec fills what opts leave to the function's config.
+func withSpec(opts Options, spec runtime.Spec) Options {
+	if opts.Snapshot == SnapshotDefault {
+		opts.Snapshot = SnapshotMode(spec.Snapshot)
+	}
+	if spec.Isolation == "per-request" {
+		opts.Recycle = true
+	}
+	return opts
+}

@@ -222,6 +222,7 @@ func (r *Runtime) Prepare(ctx context.Context, spec runtime.Spec, art runtime.Ar
 }
 
 func (r *Runtime) prepare(ctx context.Context, spec runtime.Spec, art runtime.Artifact, opts Options) (*Template, error) {
+	opts = withSpec(opts, spec)
 	digest := art.Digest
 	if digest == "" {
 		sum := sha256.Sum256(art.Bytes)

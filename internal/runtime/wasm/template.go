@@ -117,6 +117,7 @@ func (t *Template) spawnReactor(ctx context.Context, i *instance) (runtime.Insta
 		}
 	}
 	ph.Init += clk.Now().Sub(instantiated)
+	ph.Restored = t.snap != nil
 	if t.snap != nil {
 		t.restores.Add(1)
 	} else {
