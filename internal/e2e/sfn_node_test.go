@@ -81,6 +81,9 @@ func TestStepFunctionsSDKOnANode(t *testing.T) {
 	if err != nil || detail.Status != "SUCCEEDED" || detail.States["Hello"] != "succeeded" {
 		t.Fatalf("dashboard workflow view: %d %+v %v", resp.StatusCode, detail, err)
 	}
+	if m := scrape(t, n.URL()); !strings.Contains(m, `hearth_workflow_executions{status="SUCCEEDED"} 1`) {
+		t.Fatalf("metrics lack the succeeded execution:\n%s", grepLines([]byte(m), "hearth_workflow"))
+	}
 	if _, err := sc.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(aws.ToString(m.StateMachineArn) + "x")}); err == nil ||
 		!strings.Contains(err.Error(), "StateMachineDoesNotExist") {
 		t.Fatalf("unknown machine: %v", err)

@@ -44,9 +44,25 @@ func TestStateFromFunctions(t *testing.T) {
 		t.Fatalf("GET state: %d %q etag %q, want %d", resp.StatusCode, body, resp.Header.Get("ETag"), workers*each)
 	}
 
+	if m := scrape(t, n.URL()); !strings.Contains(m, `hearth_state_operations_total{backend="nats",op="set",result="ok",store="default"}`) {
+		t.Fatalf("metrics lack state operations:\n%s", grepLines([]byte(m), "hearth_state"))
+	}
+
 	// Bad input from a function's caller is the function's BadRequest.
 	res, err := c.Invoke(context.Background(), "counter", []byte(`{}`))
 	if err != nil || res.FunctionError != "BadRequest" || !strings.Contains(string(res.Body), "name") {
 		t.Fatalf("missing name: %+v %v", res, err)
 	}
+}
+
+// scrape reads a node's /metrics.
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -135,6 +135,7 @@ func (n *Node) start(ctx context.Context) error {
 		}
 		return n.dispatcher.PoolGauges()
 	})
+	n.metrics.Register(backlogCollector{n})
 	n.stores, err = state.OpenAll(ctx, cfg.Stores, state.Env{JetStream: bb.JS, Clock: cfg.Clock, Logger: cfg.Logger,
 		Observe: n.metrics.ObserveState})
 	if err != nil {

@@ -81,6 +81,9 @@ func NewMetrics(pools PoolGauges) *Metrics {
 	return m
 }
 
+// Register adds a collector of the caller's (read at scrape time).
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
