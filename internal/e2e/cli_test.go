@@ -216,6 +216,24 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("unknown store: ok=%v %s", ok, errOut)
 	}
 
+	// Workflows from the CLI: create, start and wait, describe, history, ls, graph.
+	h.ok("wf", "create", "greet", "examples/workflows/greet-jsonata.asl.json")
+	if out := h.ok("wf", "start", "greet", "--name", "first", "--input", `{"names":["Ada"]}`, "--wait"); !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, "Hello, Ada!") {
+		t.Fatalf("wf start --wait: %s", out)
+	}
+	if out := h.ok("wf", "ls", "greet"); !strings.Contains(out, "first") {
+		t.Fatalf("wf ls: %s", out)
+	}
+	if out := h.ok("wf", "history", "greet", "first"); !strings.Contains(out, "ExecutionSucceeded") {
+		t.Fatalf("wf history: %s", out)
+	}
+	if out := h.ok("wf", "graph", "examples/workflows/greet-jsonata.asl.json"); !strings.Contains(out, "Setup") {
+		t.Fatalf("wf graph: %s", out)
+	}
+	if _, errOut, ok := h.run("", "wf", "start", "nope"); ok || !strings.Contains(strings.ToLower(errOut), "not exist") && !strings.Contains(errOut, "not found") {
+		t.Fatalf("wf start of an unknown workflow: ok=%v %s", ok, errOut)
+	}
+
 	// A restart keeps what was deployed.
 	_ = up.Process.Signal(os.Interrupt)
 	_ = up.Wait()
