@@ -326,6 +326,16 @@ func fnHash(_ *Env, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	sum, ok := hashHex(alg, data)
+	if !ok {
+		return nil, fmt.Errorf("unknown algorithm %q (MD5, SHA-1, SHA-256, SHA-384, SHA-512)", alg)
+	}
+	return sum, nil
+}
+
+// hashHex hashes data with one of the algorithms States.Hash and JSONata's
+// $hash accept, in hex; ok is false for an unknown algorithm.
+func hashHex(alg, data string) (string, bool) {
 	var h hash.Hash
 	switch alg {
 	case "MD5":
@@ -339,10 +349,10 @@ func fnHash(_ *Env, args []any) (any, error) {
 	case "SHA-512":
 		h = sha512.New()
 	default:
-		return nil, fmt.Errorf("unknown algorithm %q (MD5, SHA-1, SHA-256, SHA-384, SHA-512)", alg)
+		return "", false
 	}
 	h.Write([]byte(data))
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), true
 }
 
 func fnJSONMerge(_ *Env, args []any) (any, error) {

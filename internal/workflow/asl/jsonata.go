@@ -1,14 +1,8 @@
 package asl
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"math"
 	"strings"
 
@@ -195,23 +189,11 @@ func (e *Env) extensions() map[string]jsonata.Extension {
 			return out, nil
 		}},
 		"hash": {Func: func(data, alg string) (string, error) {
-			var h hash.Hash
-			switch alg {
-			case "MD5":
-				h = md5.New()
-			case "SHA-1":
-				h = sha1.New()
-			case "SHA-256":
-				h = sha256.New()
-			case "SHA-384":
-				h = sha512.New384()
-			case "SHA-512":
-				h = sha512.New()
-			default:
+			sum, ok := hashHex(alg, data)
+			if !ok {
 				return "", fmt.Errorf("$hash: unknown algorithm %q", alg)
 			}
-			h.Write([]byte(data))
-			return hex.EncodeToString(h.Sum(nil)), nil
+			return sum, nil
 		}},
 		"random": {Func: func() float64 { return e.random().Float64() }},
 		"now":    {Func: func() string { return e.Now.UTC().Format("2006-01-02T15:04:05.000Z") }},
