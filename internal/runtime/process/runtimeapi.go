@@ -229,15 +229,64 @@ func clientContext(req runtime.Request) string {
 	return ""
 }
 
-// traceID passes the caller's X-Ray header on, or makes one from the
-// request id so that every invocation has a well-formed trace id.
+// traceID is the X-Ray trace header the guest gets in
+// Lambda-Runtime-Trace-Id (aws-lambda-go and the other runtime clients put
+// it in _X_AMZN_TRACE_ID): the caller's X-Amzn-Trace-Id as is; else the
+// invocation's W3C trace context, mapped the way X-Ray and OpenTelemetry
+// map them (the 32-hex trace id split 8+24 after the version "1", the
+// span id as Parent, the sampled flag), so a function's own X-Ray or OTel
+// spans join hearth's trace; else one made from the request id, so that
+// every invocation has a well-formed header.
 func traceID(req runtime.Request) string {
 	if v := header(req, HeaderTraceID); v != "" {
 		return v
+	}
+	if tid, sid, sampled, ok := parseTraceparent(header(req, "Traceparent")); ok {
+		return xrayHeader(tid, sid, sampled)
 	}
 	id := strings.ReplaceAll(req.ID, "-", "")
 	for len(id) < 40 {
 		id += "0"
 	}
-	return fmt.Sprintf("Root=1-%s-%s;Parent=%s;Sampled=0", id[:8], id[8:32], id[24:40])
+	return xrayHeader(id[:32], id[24:40], false)
+}
+
+func xrayHeader(traceID, parent string, sampled bool) string {
+	s := "0"
+	if sampled {
+		s = "1"
+	}
+	return "Root=1-" + traceID[:8] + "-" + traceID[8:32] + ";Parent=" + parent + ";Sampled=" + s
+}
+
+// parseTraceparent reads a W3C traceparent (version 00:
+// "00-<32 hex>-<16 hex>-<2 hex flags>"); ok is false for anything else,
+// including the all-zero ids the spec calls invalid.
+func parseTraceparent(v string) (traceID, spanID string, sampled, ok bool) {
+	parts := strings.Split(v, "-")
+	if len(parts) != 4 || parts[0] != "00" || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
+		return "", "", false, false
+	}
+	for _, p := range parts[1:] {
+		if !isLowerHex(p) {
+			return "", "", false, false
+		}
+	}
+	if strings.Trim(parts[1], "0") == "" || strings.Trim(parts[2], "0") == "" {
+		return "", "", false, false
+	}
+	flags, err := strconv.ParseUint(parts[3], 16, 8)
+	if err != nil {
+		return "", "", false, false
+	}
+	return parts[1], parts[2], flags&1 == 1, true
+}
+
+func isLowerHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -153,3 +153,36 @@ exit 0
 		}
 	}
 }
+
+// TestTraceID: the guest's X-Ray header comes from the caller's X-Ray
+// header, else from the invocation's W3C trace context, else from the
+// request id; malformed trace contexts fall through.
+func TestTraceID(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name    string
+		headers map[string][]string
+		want    string
+	}{
+		{"x-ray header wins", map[string][]string{HeaderTraceID: {"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}, "Traceparent": {tp}},
+			"Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"},
+		{"sampled traceparent", map[string][]string{"Traceparent": {tp}},
+			"Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1"},
+		{"unsampled traceparent", map[string][]string{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}},
+			"Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=0"},
+		{"zero trace id", map[string][]string{"Traceparent": {"00-00000000000000000000000000000000-00f067aa0ba902b7-01"}},
+			"Root=1-abc12300-000000000000000000000000;Parent=0000000000000000;Sampled=0"},
+		{"upper-case hex", map[string][]string{"Traceparent": {"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"}},
+			"Root=1-abc12300-000000000000000000000000;Parent=0000000000000000;Sampled=0"},
+		{"unknown version", map[string][]string{"Traceparent": {"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}},
+			"Root=1-abc12300-000000000000000000000000;Parent=0000000000000000;Sampled=0"},
+		{"none", nil, "Root=1-abc12300-000000000000000000000000;Parent=0000000000000000;Sampled=0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := traceID(runtime.Request{ID: "abc123", Headers: tt.headers}); got != tt.want {
+				t.Errorf("traceID = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
