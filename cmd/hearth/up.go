@@ -51,7 +51,9 @@ func newUpCommand() *cobra.Command {
 	f.BoolVar(&cfg.SyncAlways, "sync-always", false, "fsync every backbone write (survives power loss; slower)")
 	f.StringArrayVar(&cfg.Stores, "store", nil, "add a state store NAME=nats|memory|redis://…|postgres://… (repeatable; see docs/state.md)")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", os.Getenv("HEARTH_OTLP_ENDPOINT"), "export traces with OTLP/HTTP to this host:port or URL (off by default)")
-	f.Float64Var(&cfg.TraceRate, "trace-rate", 20, "most new traces recorded per second (a caller's sampled trace is always continued; -1 records every request)")
+	f.Float64Var(&cfg.TraceRate, "trace-rate", 20, "most new traces recorded per second (a caller's sampled trace is always continued; -1: no limit)")
+	f.Float64Var(&cfg.TraceSample, "trace-sample", 1, "fraction of requests, by trace id, that may start a new trace, e.g. 0.01; --trace-rate still caps them (the stricter wins)")
+	f.BoolVar(&cfg.TelemetryOff, "telemetry-off", false, "record no metrics, spans or dashboard views on the invoke path (logs stay)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	// The token flag is global (it is also what the client sends).

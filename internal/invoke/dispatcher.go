@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -45,7 +44,9 @@ type Options struct {
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	Logs     *fnlog.Book
-	Metrics  *telemetry.Metrics
+	// Metrics receives every invocation's counts and times; nil records
+	// none (telemetry off).
+	Metrics *telemetry.Metrics
 	// Recorder, if set, sees every finished invocation.
 	Recorder telemetry.Recorder
 	// Tracer traces invocations; nil means no tracing.
@@ -63,36 +64,16 @@ type Dispatcher struct {
 	mu       sync.RWMutex
 	active   map[string]*active
 	policies map[string]*lockedPolicy // by function name, across versions
+	// retiring holds replaced or deleted versions whose pools still drain:
+	// their instances still count in the pool gauges until they are gone.
+	retiring map[*active]struct{}
 }
 
 type active struct {
 	fn   registry.Function
 	pool *pool.Pool
 	tmpl runtime.Template
-	m    fnMetrics
-}
-
-// fnMetrics are one function's metric series, resolved once at activation
-// so the invoke path does no label lookups.
-type fnMetrics struct {
-	duration   prometheus.Observer
-	cold, warm prometheus.Counter
-	outcomes   map[string]prometheus.Counter
-}
-
-var outcomes = []string{"success", "error", "timeout", "crash"}
-
-func newFnMetrics(m *telemetry.Metrics, name string) fnMetrics {
-	fm := fnMetrics{
-		duration: m.Duration.WithLabelValues(name),
-		cold:     m.Starts.WithLabelValues(name, "cold"),
-		warm:     m.Starts.WithLabelValues(name, "warm"),
-		outcomes: make(map[string]prometheus.Counter, len(outcomes)),
-	}
-	for _, o := range outcomes {
-		fm.outcomes[o] = m.Invocations.WithLabelValues(name, o)
-	}
-	return fm
+	m    *fnMetrics // nil when metrics are off
 }
 
 // Result is one finished invocation.
@@ -118,7 +99,8 @@ func New(opts Options) *Dispatcher {
 	if opts.QueueTimeout == 0 {
 		opts.QueueTimeout = 10 * time.Second
 	}
-	return &Dispatcher{opts: opts, active: map[string]*active{}, policies: map[string]*lockedPolicy{}}
+	return &Dispatcher{opts: opts, active: map[string]*active{}, policies: map[string]*lockedPolicy{},
+		retiring: map[*active]struct{}{}}
 }
 
 // Prepare validates and compiles a function version without activating it.
@@ -181,7 +163,10 @@ func (d *Dispatcher) Activate(fn registry.Function, tmpl runtime.Template) bool 
 		QueueSize:    d.opts.QueueSize,
 		QueueTimeout: d.opts.QueueTimeout,
 	}, d.opts.Clock, d.opts.Logger.With("function", fn.Name, "version", fn.Version))
-	d.active[fn.Name] = &active{fn: fn, pool: p, tmpl: tmpl, m: newFnMetrics(d.opts.Metrics, fn.Name)}
+	d.active[fn.Name] = &active{fn: fn, pool: p, tmpl: tmpl, m: newFnMetrics(d.opts.Metrics, fn.Name, fn.Version)}
+	if old != nil {
+		d.retiring[old] = struct{}{}
+	}
 	d.mu.Unlock()
 	if old != nil {
 		go d.retire(old)
@@ -195,18 +180,54 @@ func (d *Dispatcher) Deactivate(name string) {
 	old := d.active[name]
 	delete(d.active, name)
 	delete(d.policies, name)
+	if old != nil {
+		d.retiring[old] = struct{}{}
+	}
 	d.mu.Unlock()
 	if old != nil {
 		go d.retire(old)
 	}
 }
 
+// retire closes a replaced or deleted version's pool once its invocations
+// in flight finish, then drops the version's metric series.
 func (d *Dispatcher) retire(a *active) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(a.fn.Config.Timeout)+time.Minute)
 	defer cancel()
 	if err := a.pool.Close(ctx); err != nil {
 		d.opts.Logger.Warn("retire pool", "function", a.fn.Name, "version", a.fn.Version, "err", err)
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.retiring, a)
+	d.forgetLocked(a)
+}
+
+// forgetLocked drops a retired version's metric series, unless the same
+// version serves again (a function deleted and deployed anew can restart
+// its versions): its cached series must stay registered. Called with d.mu
+// held, so that no Activate resolves series in between.
+func (d *Dispatcher) forgetLocked(a *active) {
+	if d.opts.Metrics == nil {
+		return
+	}
+	if cur := d.active[a.fn.Name]; cur != nil && cur.fn.Version == a.fn.Version {
+		return
+	}
+	for r := range d.retiring {
+		if r.fn.Name == a.fn.Name && r.fn.Version == a.fn.Version {
+			return
+		}
+	}
+	d.opts.Metrics.ForgetVersion(a.fn.Name, a.fn.Version)
+}
+
+// Retiring reports how many replaced or deleted versions are still
+// draining (tests wait for it to reach zero).
+func (d *Dispatcher) Retiring() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.retiring)
 }
 
 // Close retires every pool and waits for them.
@@ -252,8 +273,8 @@ func (d *Dispatcher) Invoke(ctx context.Context, name string, req runtime.Reques
 	acquireStart := d.opts.Clock.Now()
 	a, lease, err := d.acquire(ctx, name)
 	if err != nil {
-		if errors.Is(err, pool.ErrThrottled) {
-			d.opts.Metrics.Invocations.WithLabelValues(name, "throttled").Inc()
+		if a != nil && a.m != nil && errors.Is(err, pool.ErrThrottled) {
+			a.m.throttled.Inc()
 		}
 		span.SetStatus(codes.Error, err.Error())
 		return nil, err
@@ -324,7 +345,8 @@ func withTraceParent(h map[string][]string, sc trace.SpanContext) map[string][]s
 }
 
 // acquire gets an instance of the current version, following a redeploy
-// that closed the pool it first found.
+// that closed the pool it first found. On an error from the pool it still
+// returns the version it asked, to count the error against.
 func (d *Dispatcher) acquire(ctx context.Context, name string) (*active, *pool.Lease, error) {
 	for {
 		a, err := d.lookup(name)
@@ -339,7 +361,7 @@ func (d *Dispatcher) acquire(ctx context.Context, name string) (*active, *pool.L
 			return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
+			return a, nil, fmt.Errorf("%s: %w", name, err)
 		}
 		return a, lease, nil
 	}
@@ -362,15 +384,10 @@ func Outcome(resp runtime.Response, err error) string {
 func (d *Dispatcher) report(a *active, res *Result, err error) string {
 	fn := a.fn
 	outcome := Outcome(res.Response, err)
-	a.m.outcomes[outcome].Inc()
-	a.m.duration.Observe(res.Phases.Handler.Seconds())
+	a.m.observe(outcome, res)
 	kind := "warm"
 	if res.Cold {
 		kind = "cold"
-		a.m.cold.Inc()
-		d.opts.Metrics.ObservePhases(fn.Name, PhaseMap(res.Phases))
-	} else {
-		a.m.warm.Inc()
 	}
 	// Built by hand: this runs on every invocation.
 	msg := make([]byte, 0, 128)
@@ -435,18 +452,32 @@ func (d *Dispatcher) Template(name string) (runtime.Template, bool) {
 	return a.tmpl, true
 }
 
-// PoolGauges reports every active pool's sizes for metrics.
+// PoolGauges reports the sizes of every active pool and of every replaced
+// or deleted version's pool that still drains, for metrics.
 func (d *Dispatcher) PoolGauges() []telemetry.PoolGauge {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	out := make([]telemetry.PoolGauge, 0, len(d.active))
-	for name, a := range d.active {
-		s := a.pool.Stats()
-		out = append(out, telemetry.PoolGauge{Function: name, Idle: s.Idle, Busy: s.Busy, Wait: s.Waiting,
-			Provisioned: min(a.fn.Config.MinWarm, s.Idle+s.Busy), Evicted: s.Evicted,
-			Prewarms: s.Prewarms, PrewarmsUsed: s.PrewarmsUsed})
+	out := make([]telemetry.PoolGauge, 0, len(d.active)+len(d.retiring))
+	for _, a := range d.active {
+		out = append(out, gaugeOf(a, false))
+	}
+	for a := range d.retiring {
+		out = append(out, gaugeOf(a, true))
 	}
 	return out
+}
+
+// gaugeOf reads one pool. A draining pool keeps no instances for min_warm:
+// each one goes when its invocation ends.
+func gaugeOf(a *active, draining bool) telemetry.PoolGauge {
+	s := a.pool.Stats()
+	provisioned := 0
+	if !draining {
+		provisioned = min(a.fn.Config.MinWarm, s.Idle+s.Busy)
+	}
+	return telemetry.PoolGauge{Function: a.fn.Name, Version: a.fn.Version, Idle: s.Idle, Busy: s.Busy, Wait: s.Waiting,
+		Provisioned: provisioned, Evicted: s.Evicted, Prewarms: s.Prewarms, PrewarmsUsed: s.PrewarmsUsed,
+		MemoryBytes: int64(s.Idle+s.Busy+s.Spawning) * (int64(a.fn.Config.MemoryMB) << 20)}
 }
 
 // Stats returns the pool counters of an active function.

@@ -57,8 +57,15 @@ type Config struct {
 	// OTLPEndpoint exports traces with OTLP/HTTP when set.
 	OTLPEndpoint string
 	// TraceRate is the most new traces recorded per second (0: 20;
-	// negative: every request).
+	// negative: no limit).
 	TraceRate float64
+	// TraceSample is the fraction of requests that may start a new trace
+	// (0: all; negative: none); TraceRate still caps them.
+	TraceSample float64
+	// TelemetryOff records no metrics, spans or dashboard views on the
+	// invoke path (logs stay): the baseline telemetry's cost is measured
+	// against.
+	TelemetryOff bool
 	// Stores configures state stores, one spec per entry
 	// ("NAME=BACKEND[,OPTION=VALUE]...", see docs/state.md). A store named
 	// "default" on the backbone is always there.
@@ -149,7 +156,8 @@ func (n *Node) start(ctx context.Context) error {
 			return err
 		}
 	}
-	n.tracing, err = telemetry.NewTracing(ctx, telemetry.TracingConfig{OTLPEndpoint: cfg.OTLPEndpoint, Rate: cfg.TraceRate})
+	n.tracing, err = telemetry.NewTracing(ctx, telemetry.TracingConfig{OTLPEndpoint: cfg.OTLPEndpoint, Rate: cfg.TraceRate,
+		Sample: cfg.TraceSample, Off: cfg.TelemetryOff})
 	if err != nil {
 		return err
 	}
@@ -164,8 +172,12 @@ func (n *Node) start(ctx context.Context) error {
 			return n.dispatcher.PoolGauges()
 		}})
 	n.closers = append(n.closers, func(context.Context) error { n.dashboard.Close(); return nil })
-	n.dispatcher = invoke.New(invoke.Options{Runtimes: runtimes, Clock: cfg.Clock, Logger: cfg.Logger,
-		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics, Tracer: n.tracing.Tracer, Recorder: n.dashboard})
+	dopts := invoke.Options{Runtimes: runtimes, Clock: cfg.Clock, Logger: cfg.Logger,
+		Logs: n.logs, QueueTimeout: cfg.QueueTimeout, Metrics: n.metrics, Tracer: n.tracing.Tracer, Recorder: n.dashboard}
+	if cfg.TelemetryOff {
+		dopts.Metrics, dopts.Recorder = nil, nil
+	}
+	n.dispatcher = invoke.New(dopts)
 	n.restore(ctx)
 	if n.wasm != nil {
 		if _, err := n.wasm.SweepSnapshots(ctx); err != nil {

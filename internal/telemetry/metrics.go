@@ -4,6 +4,7 @@ package telemetry
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,18 +13,22 @@ import (
 )
 
 // Metrics is the node's set of metrics. Labels are bounded: function names
-// (which the operator controls), outcomes and phases; never request ids.
+// (which the operator controls), the versions a node is serving or
+// draining (ForgetVersion drops a retired version's series), outcomes and
+// phases; never request ids.
 type Metrics struct {
 	reg *prometheus.Registry
 
-	// Invocations counts finished invocations by function and outcome
-	// (success, error, timeout, crash, throttled).
+	// Invocations counts finished invocations by function, version and
+	// outcome (success, error, timeout, crash, throttled).
 	Invocations *prometheus.CounterVec
-	// Starts counts instance acquisitions by function and kind (cold, warm).
+	// Starts counts instance acquisitions by function, version and kind
+	// (cold, warm).
 	Starts *prometheus.CounterVec
-	// Duration is the invocation time (handler only) by function.
+	// Duration is the invocation time (handler only) by function and version.
 	Duration *prometheus.HistogramVec
-	// ColdStartPhase is the time of each cold-start phase by function and phase.
+	// ColdStartPhase is the time of each cold-start phase by function,
+	// version and phase.
 	ColdStartPhase *prometheus.HistogramVec
 	// StateOps counts state-store operations by store, backend, op and
 	// result (ok, error); StateLatency times them by backend and op.
@@ -34,12 +39,18 @@ type Metrics struct {
 // PoolGauges reports live pool sizes when metrics are scraped.
 type PoolGauges func() []PoolGauge
 
-// PoolGauge is one function's instance counts.
+// PoolGauge is the instance counts of one function version's pool: the
+// active version's, or a replaced version's that is still draining.
 type PoolGauge struct {
 	Function         string
+	Version          int64
 	Idle, Busy, Wait int
 	Provisioned      int
-	Evicted          map[string]int64
+	// MemoryBytes is the memory held by the pool's live instances: each
+	// instance counted at its configured memory limit (wasm linear memory
+	// or process RSS cap), an upper bound of what they use.
+	MemoryBytes int64
+	Evicted     map[string]int64
 	// Prewarms and PrewarmsUsed count instances the policy started ahead of
 	// traffic, and those of them that served an invocation.
 	Prewarms, PrewarmsUsed int64
@@ -51,19 +62,19 @@ func NewMetrics(pools PoolGauges) *Metrics {
 	m := &Metrics{
 		reg: reg,
 		Invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hearth_invocations_total", Help: "Finished invocations by function and outcome.",
-		}, []string{"function", "outcome"}),
+			Name: "hearth_invocations_total", Help: "Finished invocations by function, version and outcome.",
+		}, []string{"function", "version", "outcome"}),
 		Starts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hearth_instance_starts_total", Help: "Invocations by whether they found a warm instance or cold-started one.",
-		}, []string{"function", "kind"}),
+		}, []string{"function", "version", "kind"}),
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "hearth_invocation_duration_seconds", Help: "Handler time of invocations.",
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18),
-		}, []string{"function"}),
+		}, []string{"function", "version"}),
 		ColdStartPhase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "hearth_cold_start_phase_seconds", Help: "Time of each cold-start phase (provision, runtime, code, init, handler).",
 			Buckets: prometheus.ExponentialBuckets(0.00001, 2, 20),
-		}, []string{"function", "phase"}),
+		}, []string{"function", "version", "phase"}),
 	}
 	m.StateOps = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hearth_state_operations_total", Help: "State-store operations by store, backend, operation and result.",
@@ -99,18 +110,27 @@ func (m *Metrics) ObserveState(store, backend, op string, d time.Duration, err e
 	m.StateLatency.WithLabelValues(backend, op).Observe(d.Seconds())
 }
 
-// ObservePhases records a cold start's phases.
-func (m *Metrics) ObservePhases(function string, phases map[string]time.Duration) {
-	for name, d := range phases {
-		m.ColdStartPhase.WithLabelValues(function, name).Observe(d.Seconds())
-	}
+// VersionLabel is a function version as its metrics label it.
+func VersionLabel(version int64) string { return strconv.FormatInt(version, 10) }
+
+// ForgetVersion deletes every series of one function version, so that
+// label values do not pile up with each deploy. Call it once the version
+// no longer serves or drains invocations on this node; a scrape in between
+// sees its last counts, later scrapes see the series end.
+func (m *Metrics) ForgetVersion(function string, version int64) {
+	l := prometheus.Labels{"function": function, "version": VersionLabel(version)}
+	m.Invocations.DeletePartialMatch(l)
+	m.Starts.DeletePartialMatch(l)
+	m.Duration.DeletePartialMatch(l)
+	m.ColdStartPhase.DeletePartialMatch(l)
 }
 
 var (
-	instancesDesc = prometheus.NewDesc("hearth_instances", "Instances by function and state (idle, busy, provisioned).", []string{"function", "state"}, nil)
-	queueDesc     = prometheus.NewDesc("hearth_queue_depth", "Invocations waiting for an instance.", []string{"function"}, nil)
-	evictedDesc   = prometheus.NewDesc("hearth_pool_evictions_total", "Instances destroyed by reason.", []string{"function", "reason"}, nil)
-	prewarmDesc   = prometheus.NewDesc("hearth_prewarms_total", "Instances started ahead of traffic by the keep-alive policy (started), and those that served an invocation (used).", []string{"function", "result"}, nil)
+	instancesDesc = prometheus.NewDesc("hearth_instances", "Instances by function, version and state (idle, busy, provisioned).", []string{"function", "version", "state"}, nil)
+	queueDesc     = prometheus.NewDesc("hearth_queue_depth", "Invocations waiting for an instance.", []string{"function", "version"}, nil)
+	evictedDesc   = prometheus.NewDesc("hearth_pool_evictions_total", "Instances destroyed by reason.", []string{"function", "version", "reason"}, nil)
+	prewarmDesc   = prometheus.NewDesc("hearth_prewarms_total", "Instances started ahead of traffic by the keep-alive policy (started), and those that served an invocation (used).", []string{"function", "version", "result"}, nil)
+	memoryDesc    = prometheus.NewDesc("hearth_instance_memory_bytes", "Memory held by live instances, each counted at its configured memory limit.", []string{"function", "version"}, nil)
 )
 
 type poolCollector struct{ pools PoolGauges }
@@ -120,18 +140,21 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 	ch <- evictedDesc
 	ch <- prewarmDesc
+	ch <- memoryDesc
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range c.pools() {
-		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Idle), p.Function, "idle")
-		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Busy), p.Function, "busy")
-		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Provisioned), p.Function, "provisioned")
-		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(p.Wait), p.Function)
-		ch <- prometheus.MustNewConstMetric(prewarmDesc, prometheus.CounterValue, float64(p.Prewarms), p.Function, "started")
-		ch <- prometheus.MustNewConstMetric(prewarmDesc, prometheus.CounterValue, float64(p.PrewarmsUsed), p.Function, "used")
+		fn, v := p.Function, VersionLabel(p.Version)
+		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Idle), fn, v, "idle")
+		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Busy), fn, v, "busy")
+		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Provisioned), fn, v, "provisioned")
+		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(p.Wait), fn, v)
+		ch <- prometheus.MustNewConstMetric(memoryDesc, prometheus.GaugeValue, float64(p.MemoryBytes), fn, v)
+		ch <- prometheus.MustNewConstMetric(prewarmDesc, prometheus.CounterValue, float64(p.Prewarms), fn, v, "started")
+		ch <- prometheus.MustNewConstMetric(prewarmDesc, prometheus.CounterValue, float64(p.PrewarmsUsed), fn, v, "used")
 		for reason, n := range p.Evicted {
-			ch <- prometheus.MustNewConstMetric(evictedDesc, prometheus.CounterValue, float64(n), p.Function, reason)
+			ch <- prometheus.MustNewConstMetric(evictedDesc, prometheus.CounterValue, float64(n), fn, v, reason)
 		}
 	}
 }

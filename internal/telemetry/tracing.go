@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // TracingConfig configures OpenTelemetry tracing.
@@ -20,8 +21,14 @@ type TracingConfig struct {
 	// OTLPEndpoint, when set (host:port or URL), exports spans with OTLP/HTTP.
 	OTLPEndpoint string
 	// Rate is the most new traces recorded per second; a caller's sampled
-	// trace is always continued. 0 means 20; negative means every request.
+	// trace is always continued. 0 means 20; negative means no limit.
 	Rate float64
+	// Sample is the fraction of requests, by trace id, that may start a new
+	// trace (0 means 1: all; negative: none). Rate still caps the traces it
+	// picks: the stricter of the two wins.
+	Sample float64
+	// Off records no spans at all: Tracer is a no-op (telemetry off).
+	Off bool
 	// KeepTraces is how many recent traces are kept in memory for the
 	// dashboard; 0 means 200.
 	KeepTraces int
@@ -40,13 +47,7 @@ type Tracing struct {
 // NewTracing starts tracing. Spans are exported in batches off the request
 // path.
 func NewTracing(ctx context.Context, cfg TracingConfig) (*Tracing, error) {
-	var root sdktrace.Sampler = sdktrace.AlwaysSample()
-	switch {
-	case cfg.Rate == 0:
-		root = newRateSampler(20, time.Now)
-	case cfg.Rate > 0:
-		root = newRateSampler(cfg.Rate, time.Now)
-	}
+	root := rootSampler(cfg.Sample, cfg.Rate)
 	if cfg.KeepTraces <= 0 {
 		cfg.KeepTraces = 200
 	}
@@ -64,8 +65,11 @@ func NewTracing(ctx context.Context, cfg TracingConfig) (*Tracing, error) {
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
-	return &Tracing{Provider: tp, Tracer: tp.Tracer("github.com/hearth-sh/hearth"), Recent: recent,
-		Propagator: propagation.TraceContext{}}, nil
+	var tracer trace.Tracer = tp.Tracer("github.com/hearth-sh/hearth")
+	if cfg.Off {
+		tracer = noop.NewTracerProvider().Tracer("")
+	}
+	return &Tracing{Provider: tp, Tracer: tracer, Recent: recent, Propagator: propagation.TraceContext{}}, nil
 }
 
 func otlpEndpoint(ep string) []otlptracehttp.Option {
