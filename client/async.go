@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -55,15 +54,7 @@ func (c *Client) InvokeIdempotent(ctx context.Context, name string, payload []by
 	if err != nil {
 		return nil, false, fmt.Errorf("invoke %s: read response: %w", name, err)
 	}
-	res = &InvokeResult{
-		Status:        resp.StatusCode,
-		Body:          body,
-		RequestID:     resp.Header.Get("X-Hearth-Request-Id"),
-		Cold:          resp.Header.Get("X-Hearth-Cold") == "true",
-		FunctionError: resp.Header.Get("X-Hearth-Function-Error"),
-		Phases:        ParseServerTiming(resp.Header.Get("Server-Timing")),
-	}
-	res.Version, _ = strconv.ParseInt(resp.Header.Get("X-Hearth-Version"), 10, 64)
+	res = invokeResult(resp, body)
 	return res, resp.Header.Get("X-Hearth-Idempotent-Replayed") == "true", nil
 }
 

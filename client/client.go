@@ -205,16 +205,23 @@ func (c *Client) Invoke(ctx context.Context, name string, payload []byte) (*Invo
 	if err != nil {
 		return nil, fmt.Errorf("invoke %s: read response: %w", name, err)
 	}
+	return invokeResult(resp, body), nil
+}
+
+// invokeResult reads an invocation's answer: its body and the X-Hearth-*
+// headers the node sets.
+func invokeResult(resp *http.Response, body []byte) *InvokeResult {
 	res := &InvokeResult{
 		Status:        resp.StatusCode,
 		Body:          body,
 		RequestID:     resp.Header.Get("X-Hearth-Request-Id"),
+		TraceID:       resp.Header.Get("X-Hearth-Trace-Id"),
 		Cold:          resp.Header.Get("X-Hearth-Cold") == "true",
 		FunctionError: resp.Header.Get("X-Hearth-Function-Error"),
 		Phases:        ParseServerTiming(resp.Header.Get("Server-Timing")),
 	}
 	res.Version, _ = strconv.ParseInt(resp.Header.Get("X-Hearth-Version"), 10, 64)
-	return res, nil
+	return res
 }
 
 // ParseServerTiming reads a Server-Timing header ("init;dur=1.25, handler;dur=0.1").

@@ -73,8 +73,11 @@ type InvokeResult struct {
 	// as {"errorType","errorMessage"}).
 	Body      []byte
 	RequestID string
-	Version   int64
-	Cold      bool
+	// TraceID is the invocation's trace id (W3C, 32 hex digits) when the
+	// node traced it: GET /v1/traces/{id} shows its spans.
+	TraceID string
+	Version int64
+	Cold    bool
 	// Phases are the cold-start phases (or just "handler" when warm), in order.
 	Phases []Phase
 	// FunctionError is the type of error the function reported, if any

@@ -211,16 +211,18 @@ func TestProcessLambda(t *testing.T) {
 			t.Fatalf("%v: %s", err, res.Body)
 		}
 		checks := map[string]bool{
-			"request id":        info.RequestID == res.RequestID,
-			"function name":     info.Env["AWS_LAMBDA_FUNCTION_NAME"] == "behave",
-			"version":           info.Env["AWS_LAMBDA_FUNCTION_VERSION"] == "1",
-			"memory":            info.Env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "64",
-			"handler":           info.Env["_HANDLER"] == "bootstrap",
-			"user env":          info.Env["GREETING"] == "hi",
-			"region":            info.Env["AWS_REGION"] != "",
-			"runtime api":       info.Env["AWS_LAMBDA_RUNTIME_API"] != "",
-			"arn":               strings.HasSuffix(info.FunctionARN, ":function:behave"),
-			"trace id":          strings.HasPrefix(info.TraceID, "Root=1-"),
+			"request id":    info.RequestID == res.RequestID,
+			"function name": info.Env["AWS_LAMBDA_FUNCTION_NAME"] == "behave",
+			"version":       info.Env["AWS_LAMBDA_FUNCTION_VERSION"] == "1",
+			"memory":        info.Env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "64",
+			"handler":       info.Env["_HANDLER"] == "bootstrap",
+			"user env":      info.Env["GREETING"] == "hi",
+			"region":        info.Env["AWS_REGION"] != "",
+			"runtime api":   info.Env["AWS_LAMBDA_RUNTIME_API"] != "",
+			"arn":           strings.HasSuffix(info.FunctionARN, ":function:behave"),
+			"trace id":      strings.HasPrefix(info.TraceID, "Root=1-"),
+			// The guest's X-Ray header is the invocation's W3C trace.
+			"trace joined":      res.TraceID == "" || strings.HasPrefix(info.TraceID, "Root=1-"+res.TraceID[:8]+"-"+res.TraceID[8:]+";"),
 			"deadline":          info.DeadlineInMs > 0 && info.DeadlineInMs <= 2000,
 			"task root written": info.WriteTaskRoot != "ok",
 			"tmp written":       info.WriteTmp == "ok",
