@@ -92,4 +92,9 @@ type Event struct {
 	// Vars holds the workflow variables a state assigned, on its exited
 	// event, so that replay and describe can see them.
 	Vars json.RawMessage `json:"assignedVariables,omitempty"`
+	// Trace is the trace context of the execution's first span (W3C
+	// traceparent and tracestate, as Executor.Propagator writes them), on
+	// ExecutionStarted when the execution is traced: a run resumed after a
+	// restart or a long wait continues the same trace from it.
+	Trace map[string]string `json:"traceContext,omitempty"`
 }

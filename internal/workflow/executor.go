@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/workflow/asl"
 )
@@ -49,6 +52,14 @@ type Execution struct {
 	Input any
 }
 
+// typ is the execution's type, STANDARD unless set.
+func (e *Execution) typ() asl.Type {
+	if e.Type == "" {
+		return asl.Standard
+	}
+	return e.Type
+}
+
 // Result is how an execution ended.
 type Result struct {
 	Status Status
@@ -83,7 +94,24 @@ type Executor struct {
 	// is in the sink. A durable engine uses it so that a 30-day Wait holds
 	// no goroutine and no interpreter state while it waits.
 	ParkAfter time.Duration
+	// Tracer, when set, traces executions: a span per run of an execution,
+	// a child span per state it enters (and per Parallel branch and Map
+	// iteration), and a Task's invocation runs in its state's span context
+	// (see trace.go). Nil traces nothing, as a no-op tracer would.
+	Tracer trace.Tracer
+	// Propagator writes the execution's trace context into its
+	// ExecutionStarted event and reads it back when the execution resumes;
+	// nil is W3C trace context (traceparent, tracestate).
+	Propagator propagation.TextMapPropagator
+	// TransitionCounter, when set, gives the counter that Run increments at
+	// every state the execution enters anew (replayed states are not
+	// counted). Run asks for it once, so the counter's lookup is off the
+	// per-state path.
+	TransitionCounter func(exec *Execution) Counter
 }
+
+// Counter counts; prometheus.Counter is one.
+type Counter interface{ Inc() }
 
 // ParkedError is returned (wrapped) by Run when the execution reached a
 // timer longer than Executor.ParkAfter. Run the execution again with its
@@ -152,7 +180,8 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 	if exec.Machine == nil {
 		return nil, fmt.Errorf("run execution %s: no state machine", exec.ID)
 	}
-	r := &run{x: x, exec: exec, recorded: make(map[string]Event, len(recorded))}
+	r := &run{x: x, exec: exec, recorded: make(map[string]Event, len(recorded)),
+		root: &scope{path: "", vars: map[string]any{}}}
 	for _, ev := range recorded {
 		if ev.Key == "" {
 			return nil, fmt.Errorf("run execution %s: event %d has no key: %w", exec.ID, ev.ID, ErrHistoryMismatch)
@@ -163,13 +192,27 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 	r.history = append(r.history, recorded...)
 	if len(recorded) > 0 {
 		x.logger().Info("resuming workflow execution from its history", "execution", exec.ID, "events", len(recorded))
+		if x.Tracer != nil {
+			r.frontiers = frontiers(recorded)
+		}
 	}
-	root := &scope{path: "", vars: map[string]any{}}
+	if x.TransitionCounter != nil {
+		r.transitions = x.TransitionCounter(&r.exec)
+	}
+	ctx = r.startExecution(ctx)
+	res, err := r.run(ctx)
+	r.endExecution(res, err)
+	return res, err
+}
+
+// run is Run once the run's state is built and its span started.
+func (r *run) run(ctx context.Context) (*Result, error) {
+	x, exec, root := r.x, r.exec, r.root
 	input := exec.Input
 	if input == nil {
 		input = map[string]any{}
 	}
-	started, err := r.emit(ctx, root, Event{Type: ExecutionStarted, Input: r.raw(input)})
+	started, err := r.emit(ctx, root, Event{Type: ExecutionStarted, Input: r.raw(input), Trace: r.traceContext})
 	if err != nil {
 		return nil, err
 	}
@@ -279,8 +322,17 @@ type run struct {
 	input     any
 	startTime time.Time
 
+	root *scope
+	// span is the run's span and traceContext its context as
+	// ExecutionStarted records it (nil without a tracer); frontiers says
+	// where each scope of a recorded history ends (see frontiers).
+	span         trace.Span
+	traceContext map[string]string
+	frontiers    map[string]scopeFrontier
+	transitions  Counter // nil: not counted
+
 	mu       sync.Mutex
-	recorded map[string]Event // replayable events by Key
+	recorded map[string]Event // replayable events by Key; read-only once Run has built it
 	history  []Event
 	lastID   int64
 	// parkUntil is the earliest timer a scope parked on (see ParkAfter).
@@ -330,14 +382,13 @@ func fail(err *asl.Error) *failure { return &failure{err: err} }
 func (r *run) emit(ctx context.Context, s *scope, ev Event) (Event, error) {
 	ev.Key = s.key(s.seq)
 	s.seq++
-	r.mu.Lock()
 	if prior, ok := r.recorded[ev.Key]; ok {
-		r.mu.Unlock()
 		if prior.Type != ev.Type {
 			return Event{}, fmt.Errorf("event %s is %s in history but %s now: %w", ev.Key, prior.Type, ev.Type, ErrHistoryMismatch)
 		}
 		return prior, nil
 	}
+	r.mu.Lock()
 	if s.discard {
 		r.mu.Unlock()
 		ev.Timestamp = r.x.Clock.Now()
@@ -367,8 +418,9 @@ func (r *run) emit(ctx context.Context, s *scope, ev Event) (Event, error) {
 
 // peek returns the event recorded at scope s's next position, if any.
 func (r *run) peek(s *scope) (Event, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	if len(r.recorded) == 0 {
+		return Event{}, false
+	}
 	ev, ok := r.recorded[s.key(s.seq)]
 	return ev, ok
 }

@@ -192,7 +192,9 @@ func (r *run) iterate(ctx context.Context, s *scope, st *asl.State, entered Even
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out, f := r.iteration(iterCtx, child, st, entered, i, eff, item)
+			ictx, span := r.startScope(iterCtx, child, "iteration", i)
+			out, f := r.iteration(ictx, child, st, entered, i, eff, item)
+			endState(span, f)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -55,7 +55,9 @@ func (r *run) parallel(ctx context.Context, s *scope, st *asl.State, input any, 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, f := r.machine(branchCtx, child, b, asl.DeepCopy(eff))
+				bctx, span := r.startScope(branchCtx, child, "branch", i)
+				out, f := r.machine(bctx, child, b, asl.DeepCopy(eff))
+				endState(span, f)
 				if f != nil {
 					mu.Lock()
 					if first == nil || (first.abort != nil && f.err != nil) {

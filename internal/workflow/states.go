@@ -19,6 +19,18 @@ type step struct {
 
 // state runs one state: its entered event, its work, its exited event.
 func (r *run) state(ctx context.Context, s *scope, st *asl.State, input any) (any, string, *failure) {
+	_, replayed := r.peek(s)
+	if !replayed && r.transitions != nil {
+		r.transitions.Inc()
+	}
+	ctx, span := r.startState(ctx, s, st, replayed)
+	out, next, f := r.runState(ctx, s, st, input)
+	endState(span, f)
+	return out, next, f
+}
+
+// runState is state inside the state's span.
+func (r *run) runState(ctx context.Context, s *scope, st *asl.State, input any) (any, string, *failure) {
 	entered, err := r.emit(ctx, s, Event{Type: EventType(st.Type + "StateEntered"), Name: st.Name, Input: r.raw(input)})
 	if err != nil {
 		return nil, "", &failure{abort: err}

@@ -7,6 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/workflow/asl"
 )
@@ -19,7 +23,11 @@ type attemptFn func(ctx context.Context, attempt int) (res step, failedAt time.T
 // withRetry runs attempts under the state's Retry and Catch rules.
 func (r *run) withRetry(ctx context.Context, s *scope, st *asl.State, input any, entered Event, attemptOnce attemptFn) (step, *failure) {
 	counts := make([]int, len(st.Retry))
+	span := r.stateSpan(ctx)
 	for attempt := 0; ; attempt++ {
+		if span != nil && attempt > 0 {
+			span.SetAttributes(AttrRetryCount.Int(attempt))
+		}
 		res, failedAt, f := attemptOnce(ctx, attempt)
 		if f == nil || f.abort != nil {
 			return res, f
@@ -30,6 +38,11 @@ func (r *run) withRetry(ctx context.Context, s *scope, st *asl.State, input any,
 			if d, ok := st.Retry[i].Delay(counts[i], jitter); ok {
 				r.x.logger().Debug("retrying workflow state", "execution", r.exec.ID, "state", st.Name,
 					"error", f.err.Name, "retry", counts[i], "delay", d)
+				if span != nil {
+					span.AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", attempt+1),
+						attribute.String("error", f.err.Name), attribute.String("cause", f.err.Cause),
+						attribute.String("delay", d.String())))
+				}
 				if failedAt.IsZero() {
 					failedAt = r.x.Clock.Now()
 				}
@@ -40,6 +53,12 @@ func (r *run) withRetry(ctx context.Context, s *scope, st *asl.State, input any,
 			}
 		}
 		if i := asl.MatchCatcher(st.Catch, f.err.Name); i >= 0 {
+			if span != nil {
+				// The state failed, and its Catch handled it: still an error
+				// of this span, with where the execution went on.
+				span.SetAttributes(AttrError.String(f.err.Name), AttrCause.String(f.err.Cause), AttrCatch.String(st.Catch[i].Next))
+				span.SetStatus(codes.Error, f.err.Name)
+			}
 			return r.catch(ctx, s, st, st.Catch[i], input, entered, f.err)
 		}
 		return step{}, f

@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/invoke"
@@ -64,6 +66,15 @@ type Options struct {
 	// ExpressRetain is how many finished EXPRESS executions stay
 	// describable. Default 1000.
 	ExpressRetain int
+	// Tracer traces executions: a span per execution (a child of the
+	// context given to Start, so of the request that started it), a span
+	// per state, and Task invocations in their state's span. Nil traces
+	// nothing, as a no-op tracer would. See workflow.Executor.Tracer.
+	Tracer trace.Tracer
+	// Propagator stores an execution's trace context in its history, so
+	// that a resumed execution continues its trace. Nil is W3C trace
+	// context.
+	Propagator propagation.TextMapPropagator
 }
 
 // Errors the engine returns; the APIs map each to one status and name.
@@ -147,6 +158,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.ExpressRetain == 0 {
 		opts.ExpressRetain = 1000
 	}
+	if opts.Propagator == nil {
+		opts.Propagator = propagation.TraceContext{}
+	}
 	e := &Engine{
 		opts: opts, clk: opts.Clock, log: opts.Logger,
 		active: map[string]*activeExec{}, timers: map[string]clock.Timer{},
@@ -180,8 +194,10 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("workflow engine: %w", err)
 	}
 	inv := &taskInvoker{e: e}
-	e.standard = &workflow.Executor{Invoker: inv, Clock: e.clk, Sink: e.history, Logger: e.log, ParkAfter: opts.ParkAfter}
-	e.express = &workflow.Executor{Invoker: inv, Clock: e.clk, Sink: nil, Logger: e.log}
+	e.standard = &workflow.Executor{Invoker: inv, Clock: e.clk, Sink: e.history, Logger: e.log, ParkAfter: opts.ParkAfter,
+		Tracer: opts.Tracer, Propagator: opts.Propagator}
+	e.express = &workflow.Executor{Invoker: inv, Clock: e.clk, Sink: nil, Logger: e.log,
+		Tracer: opts.Tracer, Propagator: opts.Propagator}
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := e.resume(ctx); err != nil {
 		e.Close(ctx)

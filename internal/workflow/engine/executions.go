@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hearth-sh/hearth/internal/workflow"
 	"github.com/hearth-sh/hearth/internal/workflow/asl"
@@ -93,8 +94,11 @@ func (e *Engine) Start(ctx context.Context, in StartInput) (*Execution, error) {
 		StartTime: e.clk.Now().UTC(), Definition: m.Definition, MachineVersion: m.Version,
 		RoleArn: m.RoleArn, Parent: in.Parent,
 	}
+	// The execution runs after Start returns, but in the trace of the
+	// request that started it (see workflow.Executor.Tracer).
+	parent := trace.SpanContextFromContext(ctx)
 	if m.Type == asl.Express {
-		return e.startExpress(rec, machine, input)
+		return e.startExpress(rec, machine, input, parent)
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -124,7 +128,7 @@ func (e *Engine) Start(ctx context.Context, in StartInput) (*Execution, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", ErrExecutionExists, rec.ARN)
 	}
-	e.launchRun(rec, machine, nil, true)
+	e.launchRun(rec, machine, nil, true, parent)
 	return rec, nil
 }
 
@@ -141,12 +145,12 @@ func (e *Engine) StartSync(ctx context.Context, in StartInput) (*Execution, erro
 // is closing or the execution already has one. stop, when set, stops it
 // as soon as it has replayed its history.
 func (e *Engine) launch(rec *Execution, machine *asl.Machine, stop *workflow.StopRequest) {
-	e.launchRun(rec, machine, stop, false)
+	e.launchRun(rec, machine, stop, false, trace.SpanContext{})
 }
 
 // launchRun is launch; fresh says the execution was just created and has
-// no history to load.
-func (e *Engine) launchRun(rec *Execution, machine *asl.Machine, stop *workflow.StopRequest, fresh bool) {
+// no history to load, and parent is the span of what started it.
+func (e *Engine) launchRun(rec *Execution, machine *asl.Machine, stop *workflow.StopRequest, fresh bool, parent trace.SpanContext) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -174,7 +178,11 @@ func (e *Engine) launchRun(rec *Execution, machine *asl.Machine, stop *workflow.
 		defer e.wg.Done()
 		defer close(a.done)
 		defer cancel(nil)
-		e.drive(ctx, rec, machine, fresh)
+		runCtx := ctx
+		if parent.IsValid() {
+			runCtx = trace.ContextWithSpanContext(ctx, parent)
+		}
+		e.drive(runCtx, rec, machine, fresh)
 		e.mu.Lock()
 		delete(e.active, rec.ARN)
 		e.notify()
@@ -505,8 +513,8 @@ func (e *Engine) Stop(ctx context.Context, arn, errName, cause string) (*Executi
 		return nil, err
 	}
 	// A parked execution gets a goroutine again, which replays its history
-	// and records the abort.
-	e.launch(rec, machine, stop)
+	// and records the abort; its span links to the stop request's.
+	e.launchRun(rec, machine, stop, false, trace.SpanContextFromContext(ctx))
 	return e.Wait(ctx, arn)
 }
 

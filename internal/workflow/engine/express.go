@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hearth-sh/hearth/internal/workflow/asl"
 )
 
 // startExpress runs an EXPRESS execution in memory. Nothing of it is
 // stored: a crash loses it, and the caller (who got no result) starts it
 // again, which makes EXPRESS at-least-once.
-func (e *Engine) startExpress(rec *Execution, machine *asl.Machine, input any) (*Execution, error) {
+func (e *Engine) startExpress(rec *Execution, machine *asl.Machine, input any, parent trace.SpanContext) (*Execution, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -25,6 +27,10 @@ func (e *Engine) startExpress(rec *Execution, machine *asl.Machine, input any) (
 	}
 	e.expressRecs[rec.ARN] = rec
 	ctx, cancel := context.WithCancelCause(e.ctx)
+	runCtx := ctx
+	if parent.IsValid() {
+		runCtx = trace.ContextWithSpanContext(ctx, parent)
+	}
 	a := &activeExec{cancel: cancel, done: make(chan struct{})}
 	e.active[rec.ARN] = a
 	e.notify()
@@ -36,7 +42,7 @@ func (e *Engine) startExpress(rec *Execution, machine *asl.Machine, input any) (
 		defer e.wg.Done()
 		defer close(a.done)
 		defer cancel(nil)
-		res, err := e.express.Run(ctx, exec, nil)
+		res, err := e.express.Run(runCtx, exec, nil)
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		delete(e.active, rec.ARN)

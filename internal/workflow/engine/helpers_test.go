@@ -68,11 +68,19 @@ type harness struct {
 	fns *fakeFunctions
 	bb  *backbone.Backbone
 	eng *Engine
+	// options, when set, adds to the Options of every engine opened.
+	options func(*Options)
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), clk: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), fns: newFakeFunctions()}
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with options added to the engine's.
+func newHarnessWith(t *testing.T, options func(*Options)) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), clk: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), fns: newFakeFunctions(), options: options}
 	h.open()
 	t.Cleanup(h.close)
 	return h
@@ -84,7 +92,11 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	eng, err := New(context.Background(), Options{JS: bb.JS, Invoker: h.fns, Clock: h.clk, ParkAfter: time.Minute})
+	opts := Options{JS: bb.JS, Invoker: h.fns, Clock: h.clk, ParkAfter: time.Minute}
+	if h.options != nil {
+		h.options(&opts)
+	}
+	eng, err := New(context.Background(), opts)
 	if err != nil {
 		h.t.Fatal(err)
 	}
