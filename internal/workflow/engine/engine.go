@@ -75,6 +75,11 @@ type Options struct {
 	// that a resumed execution continues its trace. Nil is W3C trace
 	// context.
 	Propagator propagation.TextMapPropagator
+	// Metrics, when set, gets the engine's collectors
+	// (hearth_workflow_transitions_total,
+	// hearth_workflow_executions_finished_total,
+	// hearth_workflow_execution_duration_seconds). Nil counts nothing.
+	Metrics MetricsRegistry
 }
 
 // Errors the engine returns; the APIs map each to one status and name.
@@ -107,6 +112,7 @@ type Engine struct {
 
 	standard *workflow.Executor
 	express  *workflow.Executor
+	metrics  *metrics // nil without Options.Metrics
 
 	wg sync.WaitGroup
 	mu sync.Mutex
@@ -198,6 +204,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		Tracer: opts.Tracer, Propagator: opts.Propagator}
 	e.express = &workflow.Executor{Invoker: inv, Clock: e.clk, Sink: nil, Logger: e.log,
 		Tracer: opts.Tracer, Propagator: opts.Propagator}
+	if opts.Metrics != nil {
+		e.metrics = newMetrics(opts.Metrics)
+		e.standard.TransitionCounter = e.metrics.transitionCounter
+		e.express.TransitionCounter = e.metrics.transitionCounter
+	}
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := e.resume(ctx); err != nil {
 		e.Close(ctx)

@@ -301,6 +301,7 @@ func (e *Engine) finish(rec *Execution, res *workflow.Result) {
 		e.log.Error("store workflow execution result", "execution", rec.ARN, "err", err)
 		return
 	}
+	e.metrics.executionFinished(&done)
 	if err := e.running.Delete(ctx, key(rec.ARN)); err != nil {
 		e.log.Warn("unindex finished workflow execution", "execution", rec.ARN, "err", err)
 	}

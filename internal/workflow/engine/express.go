@@ -54,6 +54,7 @@ func (e *Engine) startExpress(rec *Execution, machine *asl.Machine, input any, p
 		}
 		done := *rec
 		applyResult(&done, res, e.clk.Now())
+		e.metrics.executionFinished(&done)
 		e.expressRecs[rec.ARN] = &done
 		e.expressHist[rec.ARN] = res.History
 		e.expressDone = append(e.expressDone, rec.ARN)
