@@ -50,52 +50,133 @@ func (c consumerSpec) filter() string {
 }
 
 // worker pulls one consumer on this node with bounded concurrency.
+//
+// It runs its own fetch loop rather than jetstream's Consume: Consume asks
+// for more messages from its callback, and skips asking while its previous
+// pull request is still being written to the connection; when the message
+// whose callback skipped was the last one anyone asked for, nothing asks
+// again until its missed-heartbeat timer fires, 30 s later, and queued
+// invocations sit in the stream meanwhile (docs/async.md, "The 30 s
+// stall"). Here one loop owns every pull request: it asks for exactly as
+// many messages as there are free slots, starts each one as it arrives, and
+// asks again as soon as the request is done.
 type worker struct {
-	cc   jetstream.ConsumeContext
-	sem  chan struct{}
+	cons jetstream.Consumer
+	sem  chan struct{} // one token per invocation running (or reserved for one being fetched)
 	done chan struct{} // closed by stop
 
-	mu      sync.Mutex // orders wg.Add before wg.Wait
-	stopped bool
-	wg      sync.WaitGroup
+	ctx    context.Context // ends at stop: cancels an open fetch
+	cancel context.CancelFunc
+	pulled chan struct{} // closed when the fetch loop has returned
+	once   sync.Once
+	wg     sync.WaitGroup // invocations running; Add only from the fetch loop
 }
 
-// start reserves a slot for one invocation; false once the worker stops.
-func (w *worker) start() bool {
+func newWorker(cons jetstream.Consumer, concurrency int) *worker {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &worker{cons: cons, sem: make(chan struct{}, concurrency), done: make(chan struct{}),
+		ctx: ctx, cancel: cancel, pulled: make(chan struct{})}
+}
+
+// reserve waits for a free slot and takes every other free one too; it
+// returns how many it took, 0 once the worker stops.
+func (w *worker) reserve() int {
 	select {
 	case w.sem <- struct{}{}:
 	case <-w.done:
-		return false
+		return 0
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stopped {
-		<-w.sem
-		return false
+	n := 1
+	for n < cap(w.sem) {
+		select {
+		case w.sem <- struct{}{}:
+			n++
+			continue
+		default:
+		}
+		break
 	}
-	w.wg.Add(1)
-	return true
+	return n
 }
 
-func (w *worker) finish() {
-	<-w.sem
-	w.wg.Done()
+func (w *worker) release(n int) {
+	for range n {
+		<-w.sem
+	}
+}
+
+func (w *worker) stopping() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // stop ends pulling and waits for the invocations in flight. Messages
-// pulled but not started are handed back (nak) by the callback as the
-// consumer drains, so they run again at once elsewhere or after a restart
-// instead of waiting out their ack deadline.
+// fetched but not started are handed back (nak), so they run again at once
+// elsewhere or after a restart instead of waiting out their ack deadline.
 func (w *worker) stop() {
-	w.mu.Lock()
-	if !w.stopped {
-		w.stopped = true
+	w.once.Do(func() {
 		close(w.done)
-	}
-	w.mu.Unlock()
-	w.cc.Drain()
-	<-w.cc.Closed()
+		w.cancel()
+	})
+	<-w.pulled
 	w.wg.Wait()
+}
+
+// fetchWait bounds how long one pull request waits for messages on an
+// empty queue: an idle consumer costs one request per fetchWait per node.
+// Stopping cancels the open request at once.
+const fetchWait = 5 * time.Second
+
+// pull is a worker's fetch loop (see worker).
+func (s *Service) pull(w *worker, spec consumerSpec, key string) {
+	defer close(w.pulled)
+	for {
+		n := w.reserve()
+		if n == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(w.ctx, fetchWait)
+		batch, err := w.cons.Fetch(n, jetstream.FetchContext(ctx))
+		got := 0
+		if err == nil {
+			for m := range batch.Messages() {
+				got++
+				if w.stopping() {
+					_ = m.Nak() // hand it back rather than let it wait for AckWait
+					w.release(1)
+					continue
+				}
+				w.wg.Add(1)
+				go func() {
+					defer w.release(1)
+					defer w.wg.Done()
+					s.handle(spec, m)
+				}()
+			}
+			err = batch.Error()
+		}
+		cancel()
+		w.release(n - got)
+		switch {
+		case err == nil || w.stopping():
+		case errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound):
+			go s.dropWorker(key) // stop waits for this loop to return
+			return
+		default:
+			s.log.Debug("fetch; trying again", "consumer", key, "err", err)
+			wake := make(chan struct{})
+			t := s.opts.Clock.AfterFunc(time.Second, func() { close(wake) })
+			select {
+			case <-wake:
+			case <-w.done:
+			}
+			t.Stop()
+		}
+	}
 }
 
 // ackWait is how long a delivered message may go without word from the
@@ -169,30 +250,9 @@ func (s *Service) startWorker(ctx context.Context, spec consumerSpec, cons jetst
 	if _, ok := s.consumers[key]; ok || s.closed {
 		return nil
 	}
-	w := &worker{sem: make(chan struct{}, conc), done: make(chan struct{})}
-	// The callback runs in one goroutine and blocks while conc invocations
-	// run, so at most conc messages wait in the client buffer: a slow
-	// function holds back only its own consumer, and memory stays bounded.
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if !w.start() {
-			_ = m.Nak() // stopping: hand it back rather than wait for AckWait
-			return
-		}
-		go func() {
-			defer w.finish()
-			_ = m.InProgress() // it may have waited in the buffer: restart its ack timer
-			s.handle(spec, m)
-		}()
-	}, jetstream.PullMaxMessages(conc), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-			go s.dropWorker(key)
-		}
-	}))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", key, err)
-	}
-	w.cc = cc
+	w := newWorker(cons, conc)
 	s.consumers[key] = w
+	go s.pull(w, spec, key)
 	return nil
 }
 
