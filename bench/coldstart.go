@@ -144,10 +144,11 @@ func coldstartOne(ctx context.Context, rt *wasm.Runtime, art runtime.Artifact, g
 		return err
 	}
 	defer rec.Close(ctx)
-	resets, after, err := timeResets(ctx, rec, opts.Samples)
+	resets, after, pages, err := timeResets(ctx, rec, opts.Samples)
 	if err != nil {
 		return fmt.Errorf("recycle: %w", err)
 	}
+	rep.Add("coldstart.recycle."+g.name+".pages_per_reset", pages, "pages")
 	rep.Add("coldstart.recycle."+g.name+".p50_us", us(percentile(resets, 50)), "µs")
 	rep.Add("coldstart.recycle."+g.name+".p99_us", us(percentile(resets, 99)), "µs")
 	rep.Add("coldstart.recycle."+g.name+".request_after_ms", ms(percentile(after, 50)), "ms")
@@ -179,33 +180,36 @@ func timeColdStarts(ctx context.Context, tmpl runtime.Template, n int) (spawn, f
 
 // timeResets invokes one recycle-mode instance n times with a request that
 // dirties memory and reads each reset's time from the template's counters
-// (one reset per invocation after the first).
-func timeResets(ctx context.Context, tmpl *wasm.Template, n int) (resets, requests []time.Duration, err error) {
+// (one reset per invocation after the first); pages is the mean number of
+// 4 KiB pages a reset copied back.
+func timeResets(ctx context.Context, tmpl *wasm.Template, n int) (resets, requests []time.Duration, pages float64, err error) {
 	inst, _, err := tmpl.Spawn(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	defer inst.Close(ctx)
 	req := runtime.Request{ID: "bench", Method: "GET", Path: "/write"}
 	if _, err := inst.Invoke(ctx, req); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
+	first, _ := tmpl.Snapshot()
 	for range n {
 		before, _ := tmpl.Snapshot()
 		start := time.Now()
 		if _, err := inst.Invoke(ctx, req); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		took := time.Since(start)
 		after, _ := tmpl.Snapshot()
 		if after.Resets != before.Resets+1 {
-			return nil, nil, fmt.Errorf("%d resets for one invocation", after.Resets-before.Resets)
+			return nil, nil, 0, fmt.Errorf("%d resets for one invocation", after.Resets-before.Resets)
 		}
 		reset := after.ResetTime - before.ResetTime
 		resets = append(resets, reset)
 		requests = append(requests, took-reset)
 	}
-	return resets, requests, nil
+	last, _ := tmpl.Snapshot()
+	return resets, requests, float64(last.ResetPages-first.ResetPages) / float64(n), nil
 }
 
 // idleInstances restores n instances of g, each served one request and

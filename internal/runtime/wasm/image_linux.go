@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +27,14 @@ type memoryImage struct {
 	// wrote; nil where it cannot be read, and resets then remap the image.
 	pagemap *os.File
 	// noScan: the kernel refused PAGEMAP_SCAN once; read pagemap entries.
-	noScan bool
+	// Resets of different instances run concurrently, hence atomic.
+	noScan atomic.Bool
+	// tracker finds written pages for resets (track_linux.go); it is made
+	// at the first reset, and trackOff is set when it cannot be, or once
+	// tracking failed.
+	trackerOnce sync.Once
+	tracker     *writeTracker
+	trackOff    atomic.Bool
 }
 
 func newMemoryImage(image []byte) (*memoryImage, error) {
@@ -76,6 +85,12 @@ func (m *memoryImage) restore(limit uint64) (*limitedMemory, error) {
 // close drops the file and the pristine view; instances restored from the
 // image keep their own mappings, which stay valid.
 func (m *memoryImage) close() error {
+	// Done now, a later reset cannot make a tracker; and Do orders this
+	// read of m.tracker after the one that made it.
+	m.trackerOnce.Do(func() {})
+	if m.tracker != nil {
+		_ = m.tracker.close()
+	}
 	if m.pagemap != nil {
 		_ = m.pagemap.Close()
 	}
@@ -92,22 +107,48 @@ const (
 	pageFile    = 1 << 61 // file-backed (still the image) or shared
 )
 
-// reset puts mem back to the image. A page an instance wrote is a private
-// anonymous copy: present in pagemap without the file bit. Copying those
-// back keeps them mapped, so the next request does not fault them in again
-// (remapping the image would, at a page fault per touched page).
-func (m *memoryImage) reset(mem *limitedMemory) error {
+// reset puts mem back to the image and reports how many pages it copied.
+// A page an instance wrote is a private anonymous copy; copying the image
+// back into it keeps it mapped, so the next request does not fault it in
+// again (remapping the image would, at a page fault per touched page).
+//
+// The first reset of a memory finds those copies by their kind
+// (resetPrivate) and then starts tracking writes (track_linux.go); later
+// resets ask the kernel only for pages written since (resetWritten). Both
+// copy back every page written since the restore at least: a superset of
+// what the last request wrote.
+func (m *memoryImage) reset(mem *limitedMemory) (int, error) {
 	if m.size == 0 {
-		return nil
+		return 0, nil
 	}
+	if mem.tracked {
+		n, err := m.resetWritten(mem)
+		if err == nil {
+			return n, nil
+		}
+		// Tracking failed after it started (it should not): the full
+		// scan below finds every private page whatever tracking knows.
+		mem.tracked = false
+		m.trackOff.Store(true)
+	}
+	n, err := m.resetPrivate(mem)
+	if err != nil {
+		return n, err
+	}
+	m.startTracking(mem)
+	return n, nil
+}
+
+// resetPrivate copies back every page of mem that is a private copy.
+func (m *memoryImage) resetPrivate(mem *limitedMemory) (int, error) {
 	osPage := os.Getpagesize()
 	pages := m.size / osPage
-	if m.pagemap != nil && !m.noScan && m.size%osPage == 0 {
-		if err := m.resetScan(mem); err == nil {
-			return nil
+	if m.pagemap != nil && !m.noScan.Load() && m.size%osPage == 0 {
+		if n, err := m.resetScan(mem); err == nil {
+			return n, nil
 		}
 		// Kernels before 6.7 have no PAGEMAP_SCAN: read pagemap instead.
-		m.noScan = true
+		m.noScan.Store(true)
 	}
 	if m.pagemap != nil && m.size%osPage == 0 {
 		if cap(mem.scratch) < pages*8 {
@@ -116,25 +157,51 @@ func (m *memoryImage) reset(mem *limitedMemory) error {
 		entries := mem.scratch[:pages*8]
 		base := uintptr(unsafe.Pointer(unsafe.SliceData(mem.buf)))
 		if _, err := m.pagemap.ReadAt(entries, int64(base/uintptr(osPage))*8); err == nil {
+			n := 0
 			for p := 0; p < pages; p++ {
 				e := binary.LittleEndian.Uint64(entries[p*8:])
 				if e&pagePresent != 0 && e&pageFile == 0 {
 					copy(mem.buf[p*osPage:(p+1)*osPage], m.data[p*osPage:(p+1)*osPage])
+					n++
 				}
 			}
-			return nil
+			return n, nil
 		}
 	}
 	if _, err := unix.MmapPtr(int(m.file.Fd()), 0, unsafe.Pointer(unsafe.SliceData(mem.buf)), uintptr(m.size),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
-		return fmt.Errorf("map snapshot image again: %w", err)
+		return 0, fmt.Errorf("map snapshot image again: %w", err)
 	}
-	return nil
+	return pages, nil
+}
+
+// startTracking write-protects mem's image range so that later resets
+// find written pages with resetWritten. Tracking is an optimisation: when
+// the kernel cannot provide it, resets keep using resetPrivate.
+func (m *memoryImage) startTracking(mem *limitedMemory) {
+	if m.pagemap == nil || m.noScan.Load() || m.trackOff.Load() || m.size%os.Getpagesize() != 0 {
+		return
+	}
+	m.trackerOnce.Do(func() {
+		w, err := newWriteTracker()
+		if err != nil {
+			m.trackOff.Store(true)
+			return
+		}
+		m.tracker = w
+	})
+	if m.tracker == nil {
+		return
+	}
+	if err := m.tracker.track(uintptr(unsafe.Pointer(unsafe.SliceData(mem.buf))), uintptr(m.size)); err != nil {
+		m.trackOff.Store(true)
+		return
+	}
+	mem.tracked = true
 }
 
 // PAGEMAP_SCAN (Linux 6.7): the kernel walks the page tables and returns
-// only the ranges that match, so a reset costs in proportion to what the
-// instance wrote, not to the image's size.
+// only the ranges that match.
 const (
 	pagemapScan  = 0xc0606610 // _IOWR('f', 16, struct pm_scan_arg)
 	pageIsFile   = 1 << 2
@@ -151,27 +218,42 @@ type pmScanArg struct {
 type pageRegion struct{ start, end, categories uint64 }
 
 // resetScan copies back the pages of mem that are present and not the
-// image's (written, hence private anonymous copies).
-func (m *memoryImage) resetScan(mem *limitedMemory) error {
+// image's (written, hence private anonymous copies). The kernel looks at
+// every present page to tell.
+func (m *memoryImage) resetScan(mem *limitedMemory) (int, error) {
+	return m.copyBack(mem, pmScanArg{categoryInverted: pageIsFile, categoryMask: pageIsFile | pageIsPresen, returnMask: pageIsPresen})
+}
+
+// resetWritten copies back the pages of a tracked mem written since it was
+// write-protected. PM_SCAN_CHECK_WPASYNC makes the scan fail, rather than
+// report nothing, if the range is not tracked.
+func (m *memoryImage) resetWritten(mem *limitedMemory) (int, error) {
+	return m.copyBack(mem, pmScanArg{flags: pmScanCheckWPAsync, categoryMask: pageIsWritten, returnMask: pageIsWritten})
+}
+
+// copyBack runs PAGEMAP_SCAN with arg's flags and categories over the
+// image's range of mem and copies the image over every range it returns.
+func (m *memoryImage) copyBack(mem *limitedMemory, arg pmScanArg) (int, error) {
 	base := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(mem.buf))))
 	var regions [64]pageRegion
-	arg := pmScanArg{start: base, end: base + uint64(m.size),
-		vec: uint64(uintptr(unsafe.Pointer(&regions[0]))), vecLen: uint64(len(regions)),
-		categoryInverted: pageIsFile, categoryMask: pageIsFile | pageIsPresen, returnMask: pageIsPresen}
+	arg.start, arg.end = base, base+uint64(m.size)
+	arg.vec, arg.vecLen = uint64(uintptr(unsafe.Pointer(&regions[0]))), uint64(len(regions))
 	arg.size = uint64(unsafe.Sizeof(arg))
+	copied := 0
 	for arg.start < arg.end {
 		n, _, errno := unix.Syscall(unix.SYS_IOCTL, m.pagemap.Fd(), pagemapScan, uintptr(unsafe.Pointer(&arg)))
 		if errno != 0 {
-			return errno
+			return copied, fmt.Errorf("PAGEMAP_SCAN: %w", errno)
 		}
 		for _, r := range regions[:n] {
 			off, end := r.start-base, r.end-base
 			copy(mem.buf[off:end], m.data[off:end])
+			copied += int(end-off) / os.Getpagesize()
 		}
 		if arg.walkEnd <= arg.start {
-			return fmt.Errorf("PAGEMAP_SCAN made no progress")
+			return copied, fmt.Errorf("PAGEMAP_SCAN made no progress")
 		}
 		arg.start = arg.walkEnd
 	}
-	return nil
+	return copied, nil
 }

@@ -2,6 +2,8 @@
 
 package wasm
 
+import "os"
+
 // memoryImage keeps a snapshot's memory image; without mmap a restore is a
 // copy.
 type memoryImage struct{ image []byte }
@@ -16,8 +18,8 @@ func (m *memoryImage) restore(limit uint64) (*limitedMemory, error) {
 
 func (m *memoryImage) close() error { return nil }
 
-// reset copies the image back over mem.
-func (m *memoryImage) reset(mem *limitedMemory) error {
+// reset copies the image back over mem and reports the pages it copied.
+func (m *memoryImage) reset(mem *limitedMemory) (int, error) {
 	copy(mem.buf, m.image)
-	return nil
+	return (len(m.image) + os.Getpagesize() - 1) / os.Getpagesize(), nil
 }

@@ -16,6 +16,9 @@ type limitedMemory struct {
 	free func()
 	// scratch is reused by snapshot resets (recycle mode).
 	scratch []byte
+	// tracked: the kernel records writes to the image's range of buf
+	// (track_linux.go), so that resets scan only for written pages.
+	tracked bool
 }
 
 // Allocate implements experimental.MemoryAllocator; each instance has its

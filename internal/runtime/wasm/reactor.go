@@ -109,7 +109,8 @@ func (i *reactorInstance) recycle(ctx context.Context) error {
 		i.t.resets.Add(1)
 		i.t.resetNanos.Add(int64(i.rt.clock.Now().Sub(start)))
 	}()
-	ok, err := i.t.snap.reset(i.mod, i.mem)
+	ok, pages, err := i.t.snap.reset(i.mod, i.mem)
+	i.t.resetPages.Add(int64(pages))
 	if err != nil {
 		return fmt.Errorf("reset to snapshot: %w", err)
 	}

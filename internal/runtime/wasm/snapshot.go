@@ -67,10 +67,13 @@ type SnapshotInfo struct {
 	// kind.
 	Restored    int64 `json:"restored"`
 	Initialised int64 `json:"initialised"`
-	// Resets counts recycle-mode resets (--isolation per-request) and
-	// ResetTime is their total time.
-	Resets    int64         `json:"resets,omitempty"`
-	ResetTime time.Duration `json:"reset_time,omitempty"`
+	// Resets counts recycle-mode resets (--isolation per-request),
+	// ResetTime is their total time and ResetPages the memory pages
+	// (wasm's 64 KiB pages are made of the system's 4 KiB ones: these are
+	// the system's) they copied back from the snapshot.
+	Resets     int64         `json:"resets,omitempty"`
+	ResetTime  time.Duration `json:"reset_time,omitempty"`
+	ResetPages int64         `json:"reset_pages,omitempty"`
 }
 
 // The snapshot modes SnapshotInfo reports.
@@ -84,7 +87,7 @@ const (
 // describes it and the template's cold starts.
 func (t *Template) Snapshot() (SnapshotInfo, bool) {
 	info := SnapshotInfo{Mode: string(SnapshotOff), Reason: t.snapReason,
-		Restored: t.restores.Load(), Initialised: t.inits.Load(), Resets: t.resets.Load(), ResetTime: time.Duration(t.resetNanos.Load())}
+		Restored: t.restores.Load(), Initialised: t.inits.Load(), Resets: t.resets.Load(), ResetTime: time.Duration(t.resetNanos.Load()), ResetPages: t.resetPages.Load()}
 	if t.snapReason != "" {
 		info.Mode = SnapshotFallback
 	}
@@ -255,22 +258,23 @@ func (s *snapshot) close(ctx context.Context) error {
 }
 
 // reset puts a live module restored from s back into its restored state:
-// the memory image and the captured globals. It reports false when it
-// cannot (the memory grew past the image), and the instance must be
-// restored anew.
-func (s *snapshot) reset(mod api.Module, mem *limitedMemory) (bool, error) {
+// the memory image and the captured globals, and reports how many pages
+// of memory it copied back. It reports false when it cannot (the memory
+// grew past the image), and the instance must be restored anew.
+func (s *snapshot) reset(mod api.Module, mem *limitedMemory) (bool, int, error) {
 	if mod.Memory().Size() != uint32(s.size) {
-		return false, nil
+		return false, 0, nil
 	}
-	if err := s.image.reset(mem); err != nil {
-		return false, err
+	pages, err := s.image.reset(mem)
+	if err != nil {
+		return false, pages, err
 	}
 	for gi, v := range s.globals {
 		g, ok := mod.ExportedGlobal(globalExportPrefix + strconv.Itoa(gi)).(api.MutableGlobal)
 		if !ok {
-			return false, fmt.Errorf("global %d is not exported as mutable", gi)
+			return false, pages, fmt.Errorf("global %d is not exported as mutable", gi)
 		}
 		g.Set(v)
 	}
-	return true, nil
+	return true, pages, nil
 }

@@ -79,7 +79,8 @@ func TestSnapshotLimits(t *testing.T) {
 }
 
 // TestRecycle checks that in recycle mode nothing one invocation leaves in
-// memory reaches the next, including after the memory grew.
+// memory reaches the next, including after the memory grew (the instance
+// is replaced by a fresh restore).
 func TestRecycle(t *testing.T) {
 	r := newRuntime(t, wasm.Config{})
 	tmpl, err := r.PrepareWith(context.Background(), runtime.Spec{Name: "fn"}, runtime.Artifact{Bytes: guest(t, "testdata/reactor", false)},
@@ -91,6 +92,7 @@ func TestRecycle(t *testing.T) {
 	inst := spawn(t, tmpl)
 	for _, s := range []struct{ path, want string }{
 		{"/count", "1"}, {"/count", "1"}, {"/gc", "20000 10 closure 7"}, {"/count", "1"}, {"/echo", ""}, {"/count", "1"},
+		{"/grow", "1"}, {"/count", "1"}, {"/grow", "1"}, {"/grow", "1"}, {"/count", "1"},
 	} {
 		resp, err := inst.Invoke(context.Background(), runtime.Request{Path: s.path})
 		if err != nil {
@@ -99,5 +101,9 @@ func TestRecycle(t *testing.T) {
 		if s.want != "" && string(resp.Body) != s.want {
 			t.Fatalf("%s = %q, want %q", s.path, resp.Body, s.want)
 		}
+	}
+	info, _ := tmpl.Snapshot()
+	if info.Resets != 10 || info.ResetPages == 0 {
+		t.Fatalf("Snapshot() reports %d resets copying %d pages back, want 10 resets copying some", info.Resets, info.ResetPages)
 	}
 }

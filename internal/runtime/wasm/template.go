@@ -34,8 +34,9 @@ type Template struct {
 	closed      atomic.Bool
 	// restores and inits count cold starts of each kind.
 	restores, inits atomic.Int64
-	// resets and resetNanos count recycle-mode resets and their time.
-	resets, resetNanos atomic.Int64
+	// resets, resetNanos and resetPages count recycle-mode resets, their
+	// time and the pages they copied back.
+	resets, resetNanos, resetPages atomic.Int64
 }
 
 var _ runtime.Template = (*Template)(nil)

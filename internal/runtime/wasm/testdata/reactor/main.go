@@ -79,6 +79,15 @@ func handle(ctx hearth.Context, req hearth.Request) (hearth.Response, error) {
 		for {
 			hoard = append(hoard, make([]byte, 1<<20))
 		}
+	case "/grow":
+		// Grows the memory past the snapshot's: recycle mode must start
+		// the next request from a fresh instance, with an empty hoard.
+		b := make([]byte, 32<<20)
+		for i := range len(b) / 4096 {
+			b[i*4096] = byte(i) | 1
+		}
+		hoard = append(hoard, b)
+		return hearth.Text(fmt.Sprint(len(hoard))), nil
 	case "/big":
 		return hearth.Response{Body: []byte(strings.Repeat("x", 1<<20))}, nil
 	case "/exit":
