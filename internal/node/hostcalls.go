@@ -7,18 +7,31 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hearth-sh/hearth/internal/async"
 	"github.com/hearth-sh/hearth/internal/runtime/wasm"
 	"github.com/hearth-sh/hearth/internal/state"
 	"github.com/hearth-sh/hearth/sdk/go/abi"
 )
 
+// maxHostCallSpans is how many host calls of one invocation get a span of
+// their own. A function that loops over state calls would otherwise give
+// its trace one span per call (100,000 in a second), flooding the span
+// exporter's queue, which then drops other traces' spans; and a span costs
+// about as much as a cached state read. Calls past the limit still count in
+// the store metrics.
+const maxHostCallSpans = 100
+
 // HostCall serves the capabilities a guest reaches through hearth.call:
 // state (every function may use every store of the node) and publish. It
 // implements wasm.HostCalls.
 func (n *Node) HostCall(ctx context.Context, op string, input []byte) ([]byte, error) {
-	ctx, span := n.tracing.Tracer.Start(ctx, "host "+op)
-	defer span.End()
+	if traceHostCall(ctx) {
+		var span trace.Span
+		ctx, span = n.tracing.Tracer.Start(ctx, "host "+op)
+		defer span.End()
+	}
 	switch op {
 	case abi.OpStateGet, abi.OpStateSet, abi.OpStateDelete, abi.OpStateBulkGet, abi.OpStateTransact, abi.OpStateList:
 		call, err := abi.DecodeStateCall(input)
@@ -26,7 +39,8 @@ func (n *Node) HostCall(ctx context.Context, op string, input []byte) ([]byte, e
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		res := n.stateCall(ctx, op, call)
-		return res.AppendBinary(nil), nil
+		// Answer in the layout the guest's SDK wrote: older SDKs know only v1.
+		return res.AppendBinaryVersion(nil, abi.StateVersion(input)), nil
 	case abi.OpPublish:
 		call, err := abi.DecodePublishCall(input)
 		if err != nil {
@@ -45,6 +59,21 @@ func (n *Node) HostCall(ctx context.Context, op string, input []byte) ([]byte, e
 		return []byte(id), nil
 	}
 	return nil, fmt.Errorf("unknown host operation %q", op)
+}
+
+// traceHostCall says whether a host call gets a span: only inside a trace
+// that is being recorded (the span would be dropped anyway, after costing
+// its allocation), and only for the first maxHostCallSpans calls under one
+// parent span.
+func traceHostCall(ctx context.Context) bool {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return false
+	}
+	// The SDK's spans count their children; other implementations trace
+	// every call.
+	counted, ok := parent.(interface{ ChildSpanCount() int })
+	return !ok || counted.ChildSpanCount() < maxHostCallSpans
 }
 
 func (n *Node) stateCall(ctx context.Context, op string, c abi.StateCall) abi.StateResult {

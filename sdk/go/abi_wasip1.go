@@ -42,13 +42,20 @@ func hearthHandle(ptr, n uint32) uint64 {
 //go:wasmexport hearth_after_restore
 func hearthAfterRestore() { afterRestore() }
 
+// The host reads and writes these pointers only during the call, so they do
+// not escape: without go:noescape, hostCall's outLen would be a heap
+// allocation on every call.
+
 //go:wasmimport hearth log
+//go:noescape
 func wasmLog(level int32, msg unsafe.Pointer, msgLen uint32)
 
 //go:wasmimport hearth call
+//go:noescape
 func wasmCall(op unsafe.Pointer, opLen uint32, in unsafe.Pointer, inLen uint32, outLen unsafe.Pointer) uint32
 
 //go:wasmimport hearth call_result
+//go:noescape
 func wasmCallResult(dst unsafe.Pointer, dstLen uint32) uint32
 
 func hostLog(level Level, msg string) {

@@ -14,6 +14,31 @@ var guest struct {
 	outbox []byte
 	// onRestore runs when an instance is restored from a snapshot.
 	onRestore []func()
+	// callBuf is reused to encode host call inputs (see takeCallBuf).
+	callBuf []byte
+}
+
+// maxKeptCallBuf bounds the host call buffer kept between calls: one large
+// Set should not pin its size for the life of the instance.
+const maxKeptCallBuf = 64 << 10
+
+// takeCallBuf lends the host call buffer, empty, to one call; give it back
+// with putCallBuf. While it is lent the SDK holds no reference to it, so a
+// goroutine that runs in between (a wasm instance has one thread, but an
+// allocation may let another goroutine run) gets a fresh buffer instead of
+// sharing this one. Reusing it saves an allocation per call, which inside a
+// Go guest under wazero's interruption checks costs about a microsecond.
+func takeCallBuf() []byte {
+	b := guest.callBuf
+	guest.callBuf = nil
+	return b[:0]
+}
+
+// putCallBuf takes back a buffer from takeCallBuf (possibly grown).
+func putCallBuf(b []byte) {
+	if cap(b) <= maxKeptCallBuf {
+		guest.callBuf = b[:0]
+	}
 }
 
 // OnRestore registers f to run in every instance restored from a snapshot,

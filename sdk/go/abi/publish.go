@@ -16,7 +16,7 @@ type PublishCall struct {
 // AppendBinary appends the encoded call to b (the state codec's layout).
 func (c *PublishCall) AppendBinary(b []byte) []byte {
 	e := enc{b}
-	e.u8(stateCodecVersion)
+	e.u8(publishCodecVersion)
 	e.str(c.Topic)
 	e.bytes(c.Data)
 	e.str(c.Type)
@@ -28,7 +28,7 @@ func (c *PublishCall) AppendBinary(b []byte) []byte {
 // DecodePublishCall reads an encoded call; Data aliases b.
 func DecodePublishCall(b []byte) (PublishCall, error) {
 	d := dec{b: b}
-	d.version()
+	d.version(publishCodecVersion, publishCodecVersion)
 	c := PublishCall{Topic: d.str(), Data: d.bytes(), Type: d.str(), ContentType: d.str(), OrderingKey: d.str()}
 	return c, d.done()
 }

@@ -3,17 +3,32 @@ package abi
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // The state payloads are encoded by hand, not as JSON: encoding/json inside a
-// Go guest costs about 100 µs per call under wazero's interruption checks,
-// this codec about 2 µs (bench/stateguest measures both).
+// Go guest costs about 100 µs per call under wazero's interruption checks
+// (bench/stateguest measures the codec).
 //
-// Layout, little-endian: a version byte, then every field in declaration
-// order; strings and byte slices are a u32 length and the bytes; slices are
-// a u32 count and their elements; bools are one byte; integers are u64.
+// Two layouts exist, told apart by their first byte (docs/abi.md). Version 1,
+// little-endian: every field in declaration order; strings and byte slices
+// are a u32 length and the bytes; slices are a u32 count and their elements;
+// bools are one byte; integers are u64. Version 2 (state_codec_v2.go) writes
+// only the fields that are set, behind a byte of flags, and is what this
+// package writes by default. Decoders read both, and the node answers a call
+// in the version it came in, so guests built with an older SDK keep working.
 
-const stateCodecVersion = 1
+// Versions of the state payloads.
+const (
+	StateCodecV1 byte = 1
+	StateCodecV2 byte = 2
+	// StateCodecVersion is the version AppendBinary writes.
+	StateCodecVersion = StateCodecV2
+)
+
+// publishCodecVersion is the version byte of publish payloads, which have
+// one layout (v1 conventions).
+const publishCodecVersion = 1
 
 type enc struct{ b []byte }
 
@@ -33,19 +48,26 @@ func (e *enc) bool(v bool) {
 type dec struct {
 	b   []byte
 	err error
+	// short is set by the first read past the end (the failure is recorded
+	// without a call, see take); need and have describe it.
+	short      bool
+	need, have int
 }
 
-func (d *dec) take(n int) []byte {
-	if d.err != nil {
-		return nil
+// The readers are kept small enough to inline: in a Go guest under wazero's
+// interruption checks every call that is not inlined costs about a tenth of
+// a microsecond, and a payload is read a few bytes at a time. A read past
+// the end empties d.b, so every later read fails too and returns zero
+// values; done reports the first error.
+
+// take returns the next n bytes.
+func (d *dec) take(n int) (v []byte) {
+	if uint(n) <= uint(len(d.b)) {
+		v, d.b = d.b[:n:n], d.b[n:]
+		return v
 	}
-	if n < 0 || n > len(d.b) {
-		d.err = fmt.Errorf("state payload truncated: need %d bytes, have %d: %w", n, len(d.b), ErrMalformed)
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
+	d.short, d.need, d.have, d.b = true, n, len(d.b), nil
+	return nil
 }
 
 func (d *dec) u8() byte {
@@ -69,37 +91,64 @@ func (d *dec) u64() int64 {
 	return 0
 }
 
+// bytes reads a u32 length and that many bytes (nil for none).
 func (d *dec) bytes() []byte {
-	n := d.u32()
-	v := d.take(n)
-	if n == 0 {
-		return nil
+	if v := d.take(d.u32()); len(v) > 0 {
+		return v
 	}
-	return v
+	return nil
 }
 
 func (d *dec) str() string { return string(d.bytes()) }
-func (d *dec) bool() bool  { return d.u8() != 0 }
+
+// view reads a string that aliases the payload instead of copying it: for
+// results, whose buffer the guest allocates for the answer and never
+// changes, it saves an allocation per string.
+func (d *dec) view() string {
+	b := d.bytes()
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+func (d *dec) bool() bool { return d.u8() != 0 }
 
 // count reads a slice length, refusing one that cannot fit the rest of the
 // payload (each element takes at least min bytes), so a hostile length
 // cannot make the reader allocate.
 func (d *dec) count(min int) int {
 	n := d.u32()
-	if d.err == nil && n*min > len(d.b) {
-		d.err = fmt.Errorf("state payload: %d elements cannot fit %d bytes: %w", n, len(d.b), ErrMalformed)
+	if n*min > len(d.b) {
+		d.fail(fmt.Errorf("state payload: %d elements cannot fit %d bytes: %w", n, len(d.b), ErrMalformed))
 		return 0
 	}
 	return n
 }
 
-func (d *dec) version() {
-	if v := d.u8(); d.err == nil && v != stateCodecVersion {
-		d.err = fmt.Errorf("state payload version %d, want %d: %w", v, stateCodecVersion, ErrMalformed)
+// version reads the version byte and checks that it is from lo to hi.
+// (Not variadic: the slice would escape into the error and cost every
+// decode an allocation.)
+func (d *dec) version(lo, hi byte) byte {
+	v := d.u8()
+	if !d.failed() && (v < lo || v > hi) {
+		d.fail(fmt.Errorf("state payload version %d, want %d to %d: %w", v, lo, hi, ErrMalformed))
 	}
+	return v
 }
 
+// fail records err unless an error came first, and empties d.b so that
+// nothing more is read.
+func (d *dec) fail(err error) {
+	if !d.failed() {
+		d.err = err
+	}
+	d.b = nil
+}
+
+// failed reports whether a read or check has failed so far.
+func (d *dec) failed() bool { return d.err != nil || d.short }
+
 func (d *dec) done() error {
+	if d.err == nil && d.short {
+		d.err = fmt.Errorf("state payload truncated: need %d bytes, have %d: %w", d.need, d.have, ErrMalformed)
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("state payload: %d trailing bytes: %w", len(d.b), ErrMalformed)
 	}
@@ -120,10 +169,17 @@ func (o *StateOp) decode(d *dec) {
 	o.IfNoneMatch, o.TTLMillis = d.bool(), d.u64()
 }
 
-// AppendBinary appends the encoded call to b.
-func (c *StateCall) AppendBinary(b []byte) []byte {
+// AppendBinary appends the call to b in StateCodecVersion's layout.
+func (c *StateCall) AppendBinary(b []byte) []byte { return c.AppendBinaryVersion(b, StateCodecVersion) }
+
+// AppendBinaryVersion appends the call to b in the layout of version (1 or
+// 2; anything else is 2).
+func (c *StateCall) AppendBinaryVersion(b []byte, version byte) []byte {
+	if version != StateCodecV1 {
+		return c.appendV2(b)
+	}
 	e := enc{b}
-	e.u8(stateCodecVersion)
+	e.u8(StateCodecV1)
 	e.str(c.Store)
 	e.str(c.Key)
 	e.u32(len(c.Keys))
@@ -144,10 +200,13 @@ func (c *StateCall) AppendBinary(b []byte) []byte {
 	return e.b
 }
 
-// DecodeStateCall reads an encoded call. Byte slices in the result alias b.
+// DecodeStateCall reads an encoded call of either version (StateVersion
+// says which). Byte slices in the result alias b.
 func DecodeStateCall(b []byte) (StateCall, error) {
 	d := dec{b: b}
-	d.version()
+	if d.version(StateCodecV1, StateCodecV2) == StateCodecV2 {
+		return decodeCallV2(&d)
+	}
 	var c StateCall
 	c.Store, c.Key = d.str(), d.str()
 	if n := d.count(4); n > 0 {
@@ -167,10 +226,19 @@ func DecodeStateCall(b []byte) (StateCall, error) {
 	return c, d.done()
 }
 
-// AppendBinary appends the encoded result to b.
+// AppendBinary appends the result to b in StateCodecVersion's layout.
 func (r *StateResult) AppendBinary(b []byte) []byte {
+	return r.AppendBinaryVersion(b, StateCodecVersion)
+}
+
+// AppendBinaryVersion appends the result to b in the layout of version (1
+// or 2; anything else is 2): the node answers in the version of the call.
+func (r *StateResult) AppendBinaryVersion(b []byte, version byte) []byte {
+	if version != StateCodecV1 {
+		return r.appendV2(b)
+	}
 	e := enc{b}
-	e.u8(stateCodecVersion)
+	e.u8(StateCodecV1)
 	e.bool(r.Found)
 	e.bytes(r.Value)
 	e.str(r.ETag)
@@ -194,28 +262,40 @@ func (r *StateResult) AppendBinary(b []byte) []byte {
 	return e.b
 }
 
-// DecodeStateResult reads an encoded result. Byte slices in the result
-// alias b.
+// DecodeStateResult reads an encoded result of either version. Byte
+// slices and strings in the result alias b, which must not change
+// afterwards.
 func DecodeStateResult(b []byte) (StateResult, error) {
 	d := dec{b: b}
-	d.version()
+	if d.version(StateCodecV1, StateCodecV2) == StateCodecV2 {
+		return decodeResultV2(&d)
+	}
 	var r StateResult
-	r.Found, r.Value, r.ETag = d.bool(), d.bytes(), d.str()
+	r.Found, r.Value, r.ETag = d.bool(), d.bytes(), d.view()
 	if n := d.count(4 + 1 + 4 + 4); n > 0 {
 		r.Items = make([]StateItem, n)
 		for i := range r.Items {
-			r.Items[i] = StateItem{Key: d.str(), Found: d.bool(), Value: d.bytes(), ETag: d.str()}
+			r.Items[i] = StateItem{Key: d.view(), Found: d.bool(), Value: d.bytes(), ETag: d.view()}
 		}
 	}
 	if n := d.count(4); n > 0 {
 		r.Keys = make([]string, n)
 		for i := range r.Keys {
-			r.Keys[i] = d.str()
+			r.Keys[i] = d.view()
 		}
 	}
-	r.Cursor = d.str()
+	r.Cursor = d.view()
 	if d.bool() {
-		r.Error = &StateError{Code: d.str(), Message: d.str()}
+		r.Error = &StateError{Code: d.view(), Message: d.view()}
 	}
 	return r, d.done()
+}
+
+// StateVersion returns the version byte of an encoded state payload (0 for
+// an empty one); DecodeStateCall checks it.
+func StateVersion(b []byte) byte {
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
 }
