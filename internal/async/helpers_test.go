@@ -105,9 +105,19 @@ func newEnv(t testing.TB, clk clock.Clock) *testEnv {
 
 func (e *testEnv) service(t testing.TB, nodeID string) *Service {
 	t.Helper()
-	s, err := New(context.Background(), Options{JS: e.bb.JS, Conn: e.bb.Conn, Invoker: e.node, Functions: e.node,
+	return e.serviceWith(t, nodeID, nil)
+}
+
+// serviceWith is service with some options changed by set.
+func (e *testEnv) serviceWith(t testing.TB, nodeID string, set func(*Options)) *Service {
+	t.Helper()
+	opts := Options{JS: e.bb.JS, Conn: e.bb.Conn, Invoker: e.node, Functions: e.node,
 		Clock: e.clock, NodeID: nodeID, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Jitter: func() float64 { return 0.5 }})
+		Jitter: func() float64 { return 0.5 }}
+	if set != nil {
+		set(&opts)
+	}
+	s, err := New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

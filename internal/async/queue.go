@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/invoke"
@@ -39,7 +41,13 @@ func (s *Service) Enqueue(ctx context.Context, function string, req runtime.Requ
 
 // enqueue validates env, records it as queued and publishes it. msgID, when
 // set, deduplicates the publish (schedule ticks, redrives).
-func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (string, error) {
+func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id string, err error) {
+	ctx, span := s.opts.Tracer.Start(ctx, "async enqueue "+env.Function, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attrFunction.String(env.Function)))
+	defer func() {
+		span.SetAttributes(attrInvocationID.String(id))
+		endSpan(span, err)
+	}()
 	if err := registry.ValidateName(env.Function); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -86,7 +94,12 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (stri
 	if err != nil {
 		return "", err
 	}
-	msgAck, err := s.opts.JS.PublishAsync(invokeSubjectPrefix+env.Function, b, jetstream.WithMsgID(msgID))
+	// The message carries the trace context: every attempt, however
+	// late, continues the trace of the request that queued it.
+	msg := nats.NewMsg(invokeSubjectPrefix + env.Function)
+	msg.Data = b
+	s.inject(ctx, msg.Header)
+	msgAck, err := s.opts.JS.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
 	if err == nil {
 		err = waitAcks(ctx, recAck, msgAck)
 	}
@@ -153,6 +166,18 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 	}
 	run := len(rec.Attempts) - len(env.Previous) + 1 // attempts in this run of the invocation
 	rec.Attempts = append(rec.Attempts, Attempt{Number: len(rec.Attempts) + 1, Node: s.opts.NodeID, StartedAt: s.opts.Clock.Now().UTC()})
+	// The attempt's span is a child of the enqueue (or publish) span that
+	// the message carries, and the parent of the invocation's own spans
+	// and of whatever the destinations queue next.
+	ctx, span := s.opts.Tracer.Start(ctx, "async attempt "+env.Function, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attrFunction.String(env.Function), attrInvocationID.String(env.ID),
+			attrAttempt.Int(len(rec.Attempts))))
+	outcome := "interrupted" // until the attempt ends otherwise
+	var attemptErr error
+	defer func() {
+		span.SetAttributes(attrOutcome.String(outcome))
+		endSpan(span, attemptErr)
+	}()
 	rec.Status, rec.NextAttemptAt = StatusRunning, nil
 	// "running" is for people watching; nothing waits on it. The writes
 	// after it on this connection are stored after it.
@@ -172,6 +197,7 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 		rec.Attempts, rec.Status = rec.Attempts[:len(rec.Attempts)-1], StatusQueued
 		_ = s.saveRecord(bg, &rec)
 		_ = msg.Nak()
+		outcome = "shutdown"
 		return
 	}
 	notActive := errors.Is(err, invoke.ErrNotFound) && !errors.Is(err, registry.ErrNotFound)
@@ -183,13 +209,14 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 		rec.Status = StatusQueued
 		_ = s.saveRecord(ctx, &rec)
 		_ = msg.NakWithDelay(time.Second)
+		outcome = "throttled"
 		return
 	}
 	var resp runtime.Response
 	if res != nil {
 		resp = res.Response
 	}
-	outcome := invoke.Outcome(resp, err)
+	outcome = invoke.Outcome(resp, err)
 	last := &rec.Attempts[len(rec.Attempts)-1]
 	end := s.opts.Clock.Now().UTC()
 	last.FinishedAt, last.Outcome = &end, outcome
@@ -198,6 +225,9 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 		last.Error = err.Error()
 	case resp.Error != nil:
 		last.Error = resp.Error.Error()
+	}
+	if last.Error != "" {
+		attemptErr = errors.New(last.Error)
 	}
 	rec.Result = resultOf(res)
 	if outcome == "success" {

@@ -22,6 +22,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/invoke"
@@ -57,6 +60,12 @@ type Options struct {
 	// Jitter returns a uniform number in [0, 1) for backoff jitter
 	// (default math/rand/v2); tests pin it.
 	Jitter func() float64
+	// Tracer makes the spans of the async hops: enqueue and publish, and
+	// each attempt, whose context the Invoker gets (default: no spans).
+	Tracer trace.Tracer
+	// Propagator carries the trace context through the queue in each
+	// message's headers (default: W3C trace context).
+	Propagator propagation.TextMapPropagator
 }
 
 // Errors the Service reports; the API maps each to one HTTP status.
@@ -123,6 +132,12 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	if opts.Jitter == nil {
 		opts.Jitter = rand.Float64
+	}
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	if opts.Propagator == nil {
+		opts.Propagator = propagation.TraceContext{}
 	}
 	s := &Service{opts: opts, log: opts.Logger.With("component", "async"),
 		consumers: map[string]*worker{}, timers: map[string]clock.Timer{}}

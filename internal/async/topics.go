@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
@@ -277,7 +278,10 @@ func (s *Service) Publish(ctx context.Context, topic string, data []byte, opts P
 
 // PublishEvent publishes a complete CloudEvent (structured mode). The
 // event's id deduplicates it within two minutes.
-func (s *Service) PublishEvent(ctx context.Context, topic string, ev Event) (string, error) {
+func (s *Service) PublishEvent(ctx context.Context, topic string, ev Event) (id string, err error) {
+	ctx, span := s.opts.Tracer.Start(ctx, "async publish "+topic, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attrTopic.String(topic)))
+	defer func() { endSpan(span, err) }()
 	if err := topicName(topic); err != nil {
 		return "", err
 	}
@@ -295,7 +299,11 @@ func (s *Service) PublishEvent(ctx context.Context, topic string, ev Event) (str
 	if ev.OrderingKey != "" {
 		subject = topicSubjectPrefix + topic + ".ordered"
 	}
-	if _, err := s.opts.JS.Publish(ctx, subject, b, jetstream.WithMsgID(ev.ID)); err != nil {
+	// Each subscriber's delivery continues the publisher's trace.
+	msg := nats.NewMsg(subject)
+	msg.Data = b
+	s.inject(ctx, msg.Header)
+	if _, err := s.opts.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
 			return "", fmt.Errorf("%w: %s (create it with hearth topic create %s)", ErrTopicNotFound, topic, topic)
 		}

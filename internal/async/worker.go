@@ -284,7 +284,7 @@ func (s *Service) handle(spec consumerSpec, m jetstream.Msg) {
 		}
 		env = eventEnvelope(spec, ev, m.Data())
 	}
-	s.process(s.ctx, m, env)
+	s.process(s.extract(s.ctx, m.Headers()), m, env)
 }
 
 // startConsumers pulls every consumer that exists (they survive restarts
