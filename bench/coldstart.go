@@ -1,16 +1,12 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	goruntime "runtime"
-	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hearth-sh/hearth/internal/runtime"
@@ -51,7 +47,8 @@ var coldstartGuests = []coldstartGuest{
 // initialised state: from a normal init (instantiate + _initialize), from
 // a snapshot (restore), and recycle-mode resets; the first request after
 // each kind of cold start; and the memory of many idle restored instances
-// (the process's RSS and PSS, from /proc/self).
+// (the process's RSS and PSS, from /proc/self, and its memory cgroup's
+// usage where there is one).
 //
 // A cold start is timed as Template.Spawn, the instance ready to serve;
 // closing it is not (the pool does that off the request path).
@@ -251,47 +248,13 @@ func idleInstances(ctx context.Context, rt *wasm.Runtime, art runtime.Artifact, 
 	rep.Add("idle.rss_per_instance_kib", float64(after.rss-before.rss)/float64(len(insts))/1024, "KiB")
 	rep.Add("idle.pss_per_instance_kib", float64(after.pss-before.pss)/float64(len(insts))/1024, "KiB")
 	rep.Add("idle.private_per_instance_kib", float64(after.private-before.private)/float64(len(insts))/1024, "KiB")
+	if before.cgroup.ok && after.cgroup.ok {
+		rep.Add("idle.cgroup_total_mib", float64(after.cgroup.total)/(1<<20), "MiB")
+		rep.Add("idle.cgroup_delta_mib", float64(after.cgroup.total-before.cgroup.total)/(1<<20), "MiB")
+		rep.Add("idle.cgroup_anon_delta_mib", float64(after.cgroup.anon-before.cgroup.anon)/(1<<20), "MiB")
+		rep.Add("idle.cgroup_file_delta_mib", float64(after.cgroup.file-before.cgroup.file)/(1<<20), "MiB")
+	}
 	return nil
-}
-
-// memory is the process's resident memory: rss counts a page shared by
-// many mappings once per mapping (10,000 instances reading one page of a
-// snapshot count it 10,000 times), pss divides it among them, so that it
-// adds up to the physical memory the process holds; private is the pages
-// only one mapping holds (the pages instances wrote, the Go heap).
-type memory struct{ rss, pss, private int64 }
-
-// readMemory reads /proc/self/smaps_rollup after returning the Go heap's
-// garbage to the system, so that the figure is what the instances hold.
-func readMemory() (memory, error) {
-	goruntime.GC()
-	debug.FreeOSMemory()
-	f, err := os.Open("/proc/self/smaps_rollup")
-	if err != nil {
-		return memory{}, fmt.Errorf("read process memory (Linux only): %w", err)
-	}
-	defer f.Close()
-	var m memory
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kib, err := strconv.ParseInt(fields[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch fields[0] {
-		case "Rss:":
-			m.rss = kib << 10
-		case "Pss:":
-			m.pss = kib << 10
-		case "Private_Clean:", "Private_Dirty:":
-			m.private += kib << 10
-		}
-	}
-	return m, sc.Err()
 }
 
 // coldstartNotes compares the figures with the targets.
@@ -312,7 +275,11 @@ func coldstartNotes(rep *Report) {
 		fmt.Sprintf("target snapshot 100mb p50 within 2x of 10mb: %.3f ms (%.2fx), %s", big, big/p50, check(big <= 2*p50)),
 		fmt.Sprintf("target >= 50x faster than a normal init (10mb): %.0fx, %s", speedup, check(speedup >= 50)),
 		fmt.Sprintf("target recycle reset 10mb p50 <= 50 µs: %.1f µs, %s", v("coldstart.recycle.10mb.p50_us"), check(v("coldstart.recycle.10mb.p50_us") <= 50)),
-		fmt.Sprintf("target %0.f idle restored 10mb instances < 4 GiB resident: %.0f MiB PSS, %s (VmRSS counts each shared snapshot page once per instance mapping it: %.0f MiB)",
+		fmt.Sprintf("target %0.f idle restored 10mb instances < 4 GiB resident: %.0f MiB PSS, %s (VmRSS counts each shared snapshot page once per instance mapping it: %.0f MiB; docs/snapshots.md)",
 			v("idle.instances"), v("idle.pss_total_mib"), check(v("idle.pss_total_mib") < 4096), v("idle.rss_total_mib")),
 	)
+	if total := v("idle.cgroup_total_mib"); total > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("memory cgroup: %.0f MiB charged in all, %+.0f MiB while the idle instances were made (anon %+.0f, file %+.0f); the cgroup may hold other processes",
+			total, v("idle.cgroup_delta_mib"), v("idle.cgroup_anon_delta_mib"), v("idle.cgroup_file_delta_mib")))
+	}
 }
