@@ -33,6 +33,18 @@
 // JetStreamStore keeps them in a JetStream stream, a subject per execution,
 // and fences concurrent writers.
 //
+// # Traces
+//
+// With Executor.Tracer set, each Run is a span ("workflow NAME"), each
+// state it enters a child span ("state NAME"), Parallel branches and Map
+// iterations spans between a state and the states inside it, and a Task's
+// Invoker is called in its state's span context. The first run's trace
+// context is recorded on ExecutionStarted (Event.Trace); a resumed run's
+// span is a child of it, so an execution that parks for a month or
+// survives restarts is one trace. Replayed states get no spans, except
+// the one each scope's history leaves unfinished, which the resumed run
+// completes.
+//
 // # Limits
 //
 // Iterations of a DISTRIBUTED Map keep no events in the parent history

@@ -97,7 +97,8 @@ type Executor struct {
 	// Tracer, when set, traces executions: a span per run of an execution,
 	// a child span per state it enters (and per Parallel branch and Map
 	// iteration), and a Task's invocation runs in its state's span context
-	// (see trace.go). Nil traces nothing, as a no-op tracer would.
+	// (docs/workflows.md shows the trace). Nil traces nothing, as a no-op
+	// tracer would.
 	Tracer trace.Tracer
 	// Propagator writes the execution's trace context into its
 	// ExecutionStarted event and reads it back when the execution resumes;
@@ -327,6 +328,7 @@ type run struct {
 	// ExecutionStarted records it (nil without a tracer); frontiers says
 	// where each scope of a recorded history ends (see frontiers).
 	span         trace.Span
+	traced       bool // span is recording: states get spans too
 	traceContext map[string]string
 	frontiers    map[string]scopeFrontier
 	transitions  Counter // nil: not counted

@@ -86,7 +86,11 @@ func (r *run) startExecution(ctx context.Context) context.Context {
 	}
 	ctx, span := r.x.Tracer.Start(ctx, "workflow "+r.exec.Name, opts...)
 	r.span = span
-	if span.IsRecording() {
+	// A run whose span is not sampled makes no state spans: a parent-based
+	// sampler would not sample them either, and a run the sampler skips
+	// then costs one span, not one per state.
+	r.traced = span.IsRecording()
+	if r.traced {
 		span.SetAttributes(AttrMachine.String(r.exec.StateMachineName), AttrExecution.String(r.exec.ID),
 			AttrType.String(string(r.exec.typ())))
 		if resumed {
@@ -147,7 +151,7 @@ func endInterrupted(span trace.Span, err error) {
 // did it): it gets no span, and its context carries a non-recording one so
 // that nothing is attributed to the execution's span instead.
 func (r *run) startState(ctx context.Context, s *scope, st *asl.State, replayed bool) (context.Context, trace.Span) {
-	if r.x.Tracer == nil {
+	if !r.traced {
 		return ctx, nil
 	}
 	if replayed && !r.frontier(s) {
@@ -186,7 +190,7 @@ func endState(span trace.Span, f *failure) {
 // startScope opens the span of a Parallel branch or Map iteration (name
 // and index) running in scope s, unless the history holds all of it.
 func (r *run) startScope(ctx context.Context, s *scope, name string, index int) (context.Context, trace.Span) {
-	if r.x.Tracer == nil {
+	if !r.traced {
 		return ctx, nil
 	}
 	if fr, ok := r.frontiers[s.path]; ok && fr.done {
@@ -200,10 +204,11 @@ func (r *run) startScope(ctx context.Context, s *scope, name string, index int) 
 }
 
 // stateSpan returns the recording span of the state running in ctx, or
-// nil. Only with a tracer is ctx's span the state's own (see startState);
-// without one it may be a caller's, which must not get the state's events.
+// nil. Only in a traced run is ctx's span the state's own (see
+// startState); otherwise it may be a caller's, which must not get the
+// state's events.
 func (r *run) stateSpan(ctx context.Context) trace.Span {
-	if r.x.Tracer == nil {
+	if !r.traced {
 		return nil
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
