@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
+	"syscall"
 	"time"
 
 	"github.com/hearth-sh/hearth/client"
@@ -28,6 +30,12 @@ type WarmOptions struct {
 	Duration time.Duration
 	// ColdSamples is how many cold starts to time.
 	ColdSamples int
+	// TelemetryRounds is how many rounds of each side the telemetry
+	// overhead runs (default 8; negative skips it), each TelemetryRound
+	// long (default 1 s). Short alternating rounds put the noise of a
+	// shared machine on both sides.
+	TelemetryRounds int
+	TelemetryRound  time.Duration
 }
 
 // Warm measures, in one process: warm invokes of an echo function through
@@ -52,6 +60,12 @@ func Warm(ctx context.Context, opts WarmOptions) (*Report, error) {
 	}
 	if opts.ColdSamples == 0 {
 		opts.ColdSamples = 200
+	}
+	if opts.TelemetryRounds == 0 {
+		opts.TelemetryRounds = 8
+	}
+	if opts.TelemetryRound == 0 {
+		opts.TelemetryRound = time.Second
 	}
 	wasm, err := wasmbuild.Build(ctx, opts.EchoDir)
 	if err != nil {
@@ -124,7 +138,127 @@ func Warm(ctx context.Context, opts WarmOptions) (*Report, error) {
 	if err := coldStarts(ctx, c, wasm, opts.ColdSamples, rep); err != nil {
 		return nil, err
 	}
+	if opts.TelemetryRounds > 0 {
+		echo := watWasm
+		if watErr != nil {
+			echo = wasm
+		}
+		if err := telemetryOverhead(ctx, echo, opts, rep); err != nil {
+			return nil, fmt.Errorf("telemetry overhead: %w", err)
+		}
+	}
 	return rep, nil
+}
+
+// telemetryOverhead runs the warm echo on two nodes of this process, one
+// with telemetry off and one with metrics on and 1% of requests traced (no
+// rate cap, so that exactly the ratio decides), in alternating rounds
+// (off, on, on, off, …) so that a noisy machine's drift falls on both. The
+// overhead is the median over pairs of neighbouring rounds, so that one
+// round hit by another process's burst does not decide it.
+//
+// Throughput on a shared machine moves with the other processes' load, so
+// the process's CPU time per request (load generator included, the same on
+// both sides) is reported too: it barely moves with contention, and on a
+// CPU-bound closed loop the throughput lost is 1 − cpu_off/cpu_on.
+func telemetryOverhead(ctx context.Context, echo []byte, opts WarmOptions, rep *Report) error {
+	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sides := []struct {
+		name string
+		cfg  node.Config
+		url  string
+		load loadResult
+		cpu  time.Duration // process CPU time during its rounds
+	}{
+		{name: "off", cfg: node.Config{TelemetryOff: true}},
+		{name: "on", cfg: node.Config{TraceSample: 0.01, TraceRate: -1}},
+	}
+	for i := range sides {
+		dir, err := os.MkdirTemp("", "hearth-bench-telemetry-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cfg := sides[i].cfg
+		cfg.DataDir, cfg.Listen, cfg.Logger = dir, "127.0.0.1:0", logger
+		n, err := node.Start(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("telemetry %s node: %w", sides[i].name, err)
+		}
+		defer n.Stop(context.Background())
+		if _, err := client.New(n.URL()).Deploy(ctx, "echo", client.FunctionConfig{Concurrency: 2, MinWarm: 2}, echo); err != nil {
+			return err
+		}
+		sides[i].url = n.URL() + "/v1/functions/echo/invoke"
+	}
+	body := []byte(`{"name":"bench"}`)
+	for _, side := range sides {
+		if _, err := closedLoop(ctx, side.url, body, 2, 0, 200*time.Millisecond); err != nil {
+			return fmt.Errorf("telemetry %s warm-up: %w", side.name, err)
+		}
+	}
+	var pairs []float64 // overhead of each pair of neighbouring rounds
+	var pending float64 // the first round's req/s of the current pair
+	for round := range 2 * opts.TelemetryRounds {
+		// ABBA order: round 0 off, 1 on, 2 on, 3 off, …
+		i := (round + round/2) % 2
+		cpu0, err := processCPU()
+		if err != nil {
+			return err
+		}
+		res, err := closedLoop(ctx, sides[i].url, body, 2, 0, opts.TelemetryRound)
+		if err != nil {
+			return fmt.Errorf("telemetry %s: %w", sides[i].name, err)
+		}
+		cpu1, err := processCPU()
+		if err != nil {
+			return err
+		}
+		sides[i].cpu += cpu1 - cpu0
+		sides[i].load.requests += res.requests
+		sides[i].load.elapsed += res.elapsed
+		if round%2 == 0 {
+			pending = res.rps()
+			continue
+		}
+		off, on := pending, res.rps()
+		if i == 0 {
+			off, on = on, off
+		}
+		pairs = append(pairs, 100*(off-on)/off)
+	}
+	rep.Add("telemetry.off.rps", sides[0].load.rps(), "req/s")
+	rep.Add("telemetry.on.rps", sides[1].load.rps(), "req/s")
+	rep.Add("telemetry.overhead_pct", median(pairs), "%")
+	perReq := func(i int) float64 { return us(sides[i].cpu) / float64(max(1, sides[i].load.requests)) }
+	rep.Add("telemetry.off.cpu_us_per_req", perReq(0), "µs")
+	rep.Add("telemetry.on.cpu_us_per_req", perReq(1), "µs")
+	rep.Add("telemetry.cpu_overhead_pct", 100*(1-perReq(0)/perReq(1)), "%")
+	rep.Notes = append(rep.Notes, fmt.Sprintf("telemetry: metrics on and 1%% of requests traced cost %.1f%% of the req/s with telemetry off (target ≤ 5%%; median of %d pairs of %s rounds, from %.1f%% to %.1f%%)",
+		median(pairs), len(pairs), opts.TelemetryRound, slices.Min(pairs), slices.Max(pairs)))
+	return nil
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
+
+// median returns the middle value of xs (the mean of the two middle ones
+// for an even count); xs is sorted in place.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
 
 // assembleWAT turns a .wat file into a module with wat2wasm (Debian: wabt).

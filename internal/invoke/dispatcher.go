@@ -262,9 +262,14 @@ func (d *Dispatcher) Invoke(ctx context.Context, name string, req runtime.Reques
 	if req.ID == "" {
 		req.ID = NewRequestID()
 	}
-	ctx, span := d.opts.Tracer.Start(ctx, "invoke "+name, trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attribute.String("faas.name", name), attribute.String("faas.invocation_id", req.ID)))
+	ctx, span := d.opts.Tracer.Start(ctx, "invoke "+name, trace.WithSpanKind(trace.SpanKindInternal))
 	defer span.End()
+	// An unsampled span records nothing: skip the work of describing it
+	// (most requests at a low sampling ratio).
+	recording := span.IsRecording()
+	if recording {
+		span.SetAttributes(attribute.String("faas.name", name), attribute.String("faas.invocation_id", req.ID))
+	}
 	traceID := span.SpanContext().TraceID()
 	if span.SpanContext().IsValid() {
 		req.Headers = withTraceParent(req.Headers, span.SpanContext())
@@ -279,17 +284,24 @@ func (d *Dispatcher) Invoke(ctx context.Context, name string, req runtime.Reques
 		span.SetStatus(codes.Error, err.Error())
 		return nil, err
 	}
-	span.SetAttributes(attribute.Int64("faas.version", a.fn.Version), attribute.Bool("faas.coldstart", lease.Cold))
-	if lease.Cold {
-		d.phaseSpans(ctx, acquireStart, lease.Phases)
+	if recording {
+		span.SetAttributes(attribute.Int64("faas.version", a.fn.Version), attribute.Bool("faas.coldstart", lease.Cold))
+		if lease.Cold {
+			d.phaseSpans(ctx, acquireStart, lease.Phases)
+		}
 	}
 	timeout := time.Duration(a.fn.Config.Timeout)
 	ictx, cancel := context.WithTimeout(ctx, timeout)
-	ictx, hspan := d.opts.Tracer.Start(ictx, "handler")
+	var hspan trace.Span
+	if recording {
+		ictx, hspan = d.opts.Tracer.Start(ictx, "handler")
+	}
 	start := d.opts.Clock.Now()
 	resp, err := lease.Instance.Invoke(ictx, req)
 	handler := d.opts.Clock.Now().Sub(start)
-	hspan.End()
+	if hspan != nil {
+		hspan.End()
+	}
 	cancel()
 	if err != nil {
 		lease.Discard()
@@ -340,8 +352,22 @@ func withTraceParent(h map[string][]string, sc trace.SpanContext) map[string][]s
 	for k, v := range h {
 		out[k] = v
 	}
-	out["Traceparent"] = []string{"00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()}
+	out["Traceparent"] = []string{traceParent(sc)}
 	return out
+}
+
+// traceParent formats sc as a W3C traceparent value in one allocation
+// (this runs on every traced or unsampled invocation).
+func traceParent(sc trace.SpanContext) string {
+	var b [55]byte // 00-<32 hex>-<16 hex>-<2 hex>
+	tid, sid := sc.TraceID(), sc.SpanID()
+	b[0], b[1], b[2] = '0', '0', '-'
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
+	return string(b[:])
 }
 
 // acquire gets an instance of the current version, following a redeploy
@@ -413,7 +439,7 @@ func (d *Dispatcher) report(a *active, res *Result, err error) string {
 	d.opts.Logs.Append(fnlog.Entry{Time: now, Function: fn.Name, Version: fn.Version,
 		RequestID: res.RequestID, TraceID: res.TraceID, Stream: fnlog.StreamHearth, Message: string(msg)})
 	if d.opts.Recorder != nil {
-		phases := map[string]time.Duration{"handler": res.Phases.Handler}
+		var phases map[string]time.Duration // none when warm: saves a map per invocation
 		if res.Cold {
 			phases = PhaseMap(res.Phases)
 		}

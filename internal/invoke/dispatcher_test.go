@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/fnlog"
@@ -288,4 +289,22 @@ func TestMetricsOff(t *testing.T) {
 	activate(t, d, "f", 2)
 	invoke(t, d, "f", "b")
 	waitRetired(t, d)
+}
+
+func TestTraceParent(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	tests := []struct {
+		flags trace.TraceFlags
+		want  string
+	}{
+		{trace.FlagsSampled, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		{0, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"},
+	}
+	for _, tt := range tests {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: tt.flags})
+		if got := traceParent(sc); got != tt.want {
+			t.Errorf("traceParent = %s, want %s", got, tt.want)
+		}
+	}
 }

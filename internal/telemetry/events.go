@@ -10,8 +10,8 @@ type Invocation struct {
 	RequestID string
 	TraceID   string
 	Cold      bool
-	// Phases of a cold start by name (provision, runtime, code, init,
-	// handler); only handler when warm.
+	// Phases of a cold start by name (provision, runtime, code, init or
+	// restore, handler); nil when warm (Duration is the handler time).
 	Phases   map[string]time.Duration
 	Duration time.Duration // handler time
 	// Outcome is success, error, timeout, crash or throttled.
