@@ -163,6 +163,7 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 		rec.Attempts[n-1].Outcome, rec.Attempts[n-1].Error = "interrupted", "the node stopped during this attempt"
 		end := s.opts.Clock.Now().UTC()
 		rec.Attempts[n-1].FinishedAt = &end
+		s.met.attempts.WithLabelValues(env.Function, "interrupted").Inc()
 	}
 	run := len(rec.Attempts) - len(env.Previous) + 1 // attempts in this run of the invocation
 	rec.Attempts = append(rec.Attempts, Attempt{Number: len(rec.Attempts) + 1, Node: s.opts.NodeID, StartedAt: s.opts.Clock.Now().UTC()})
@@ -229,6 +230,7 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 	if last.Error != "" {
 		attemptErr = errors.New(last.Error)
 	}
+	s.met.attempts.WithLabelValues(env.Function, outcome).Inc()
 	rec.Result = resultOf(res)
 	if outcome == "success" {
 		rec.Status, rec.Error = StatusSucceeded, ""
@@ -258,6 +260,7 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 	if err := s.saveRecord(ctx, &rec); err != nil {
 		s.log.Warn("record retry", "id", env.ID, "err", err)
 	}
+	s.met.retries.WithLabelValues(env.Function).Inc()
 	_ = msg.NakWithDelay(delay)
 }
 
@@ -271,6 +274,7 @@ func (s *Service) fail(ctx context.Context, msg jetstream.Msg, env envelope, rec
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	s.met.deadLettered.WithLabelValues(env.Function).Inc()
 	if err := s.saveRecord(ctx, rec); err != nil {
 		s.log.Warn("record failure", "id", env.ID, "err", err)
 	}

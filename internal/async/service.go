@@ -66,6 +66,9 @@ type Options struct {
 	// Propagator carries the trace context through the queue in each
 	// message's headers (default: W3C trace context).
 	Propagator propagation.TextMapPropagator
+	// Metrics, when set, exports hearth_async_attempts_total,
+	// hearth_async_retries_total and hearth_async_dead_lettered_total.
+	Metrics Registerer
 }
 
 // Errors the Service reports; the API maps each to one HTTP status.
@@ -93,6 +96,7 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 	fns  *fnCache // opts.Functions, for the hot paths
+	met  *metrics
 
 	invokeStream jetstream.Stream
 	dlqStream    jetstream.Stream
@@ -142,6 +146,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{opts: opts, log: opts.Logger.With("component", "async"),
 		consumers: map[string]*worker{}, timers: map[string]clock.Timer{}}
 	s.fns = newFnCache(opts.Functions, opts.Clock)
+	s.met = newMetrics(opts.Metrics)
 	if err := s.openStorage(ctx); err != nil {
 		return nil, err
 	}
