@@ -201,13 +201,13 @@ func (x *Executor) Run(ctx context.Context, exec Execution, recorded []Event) (*
 		r.transitions = x.TransitionCounter(&r.exec)
 	}
 	ctx = r.startExecution(ctx)
-	res, err := r.run(ctx)
+	res, err := r.execute(ctx)
 	r.endExecution(res, err)
 	return res, err
 }
 
-// run is Run once the run's state is built and its span started.
-func (r *run) run(ctx context.Context) (*Result, error) {
+// execute is Run once the run's state is built and its span started.
+func (r *run) execute(ctx context.Context) (*Result, error) {
 	x, exec, root := r.x, r.exec, r.root
 	input := exec.Input
 	if input == nil {

@@ -39,7 +39,7 @@ func (r *run) withRetry(ctx context.Context, s *scope, st *asl.State, input any,
 				r.x.logger().Debug("retrying workflow state", "execution", r.exec.ID, "state", st.Name,
 					"error", f.err.Name, "retry", counts[i], "delay", d)
 				if span != nil {
-					span.AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", attempt+1),
+					span.AddEvent("retry", trace.WithAttributes(attribute.Int("retry", attempt+1),
 						attribute.String("error", f.err.Name), attribute.String("cause", f.err.Cause),
 						attribute.String("delay", d.String())))
 				}
