@@ -248,6 +248,7 @@ func idleInstances(ctx context.Context, rt *wasm.Runtime, art runtime.Artifact, 
 	rep.Add("idle.rss_per_instance_kib", float64(after.rss-before.rss)/float64(len(insts))/1024, "KiB")
 	rep.Add("idle.pss_per_instance_kib", float64(after.pss-before.pss)/float64(len(insts))/1024, "KiB")
 	rep.Add("idle.private_per_instance_kib", float64(after.private-before.private)/float64(len(insts))/1024, "KiB")
+	rep.Add("idle.page_tables_mib", float64(after.pageTables)/(1<<20), "MiB")
 	if before.cgroup.ok && after.cgroup.ok {
 		rep.Add("idle.cgroup_total_mib", float64(after.cgroup.total)/(1<<20), "MiB")
 		rep.Add("idle.cgroup_delta_mib", float64(after.cgroup.total-before.cgroup.total)/(1<<20), "MiB")

@@ -18,14 +18,15 @@ import (
 // snapshot count it 10,000 times), pss divides it among them, so that it
 // adds up to the physical memory the process holds; private is the pages
 // only one mapping holds (the pages instances wrote, the Go heap).
+// pageTables (VmPTE) is the kernel memory that maps them, in neither.
 //
 // cgroup is what the kernel charges the process's memory cgroup: every
 // physical page once, whoever maps it, the figure a memory limit is
 // enforced against. It covers every process in the cgroup, so only its
 // change across a measurement is the bench's.
 type memory struct {
-	rss, pss, private int64
-	cgroup            cgroupMemory
+	rss, pss, private, pageTables int64
+	cgroup                        cgroupMemory
 }
 
 // cgroupMemory is a memory cgroup's usage: total (memory.current, or
@@ -62,6 +63,19 @@ func readMemory() (memory, error) {
 	})
 	if err != nil {
 		return memory{}, fmt.Errorf("read /proc/self/smaps_rollup: %w", err)
+	}
+	status, err := os.Open("/proc/self/status")
+	if err != nil {
+		return memory{}, fmt.Errorf("read process status: %w", err)
+	}
+	defer status.Close()
+	err = scanFields(status, func(key string, v int64) {
+		if key == "VmPTE:" {
+			m.pageTables = v << 10
+		}
+	})
+	if err != nil {
+		return memory{}, fmt.Errorf("read /proc/self/status: %w", err)
 	}
 	m.cgroup, err = readCgroupMemory("/proc/self/cgroup", "/sys/fs/cgroup")
 	if err != nil {
