@@ -147,8 +147,14 @@ func (d *Dashboard) lookup(fn string) *window {
 	return d.fns[fn]
 }
 
-// Phases is the order of a cold start's phases, as in Server-Timing.
+// Phases is the order of a cold start's phases, as in Server-Timing. The
+// fourth is reported as PhaseRestore instead of "init" when the instance was
+// restored from a snapshot rather than initialised.
 var Phases = [...]string{"provision", "runtime", "code", "init", "handler"}
+
+// PhaseRestore names the init phase of a cold start that restored a
+// snapshot (the dispatcher's name for it).
+const PhaseRestore = "restore"
 
 // ColdStart is one cold start, its phases in order.
 type ColdStart struct {
@@ -173,7 +179,15 @@ func newColdStart(inv telemetry.Invocation, at time.Time) ColdStart {
 		Outcome: inv.Outcome, Phases: make([]Phase, 0, len(Phases))}
 	var start time.Duration
 	for _, name := range Phases {
-		d := inv.Phases[name]
+		d, ok := inv.Phases[name]
+		if name == "init" && !ok {
+			// A restored instance ran no init: its fourth phase is the
+			// restore, which must keep its own name and time (else the
+			// waterfall would show a zero init and lose the restore).
+			if r, restored := inv.Phases[PhaseRestore]; restored {
+				name, d = PhaseRestore, r
+			}
+		}
 		c.Phases = append(c.Phases, Phase{Name: name, StartMS: ms(start), MS: ms(d)})
 		start += d
 	}

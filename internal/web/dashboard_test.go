@@ -97,30 +97,48 @@ func TestRateDuringTheFirstWindow(t *testing.T) {
 }
 
 func TestColdStartPhasesFollowEachOther(t *testing.T) {
-	clk := clock.NewFake(t0)
-	d := New(Options{Clock: clk})
-	t.Cleanup(d.Close)
-	d.Record(coldInvocation("f", t0, time.Millisecond, 2*time.Millisecond, 3*time.Millisecond, 4*time.Millisecond, 5*time.Millisecond))
-	fd, ok, err := d.Function(context.Background(), "f")
-	if err != nil || !ok || len(fd.ColdStarts) != 1 {
-		t.Fatalf("Function = %+v, %v, %v", fd, ok, err)
+	restored := coldInvocation("f", t0, time.Millisecond, 2*time.Millisecond, 3*time.Millisecond, 0, 5*time.Millisecond)
+	delete(restored.Phases, "init")
+	restored.Phases[PhaseRestore] = 4 * time.Millisecond
+	tests := []struct {
+		name   string
+		inv    telemetry.Invocation
+		fourth string
+	}{
+		{"initialised", coldInvocation("f", t0, time.Millisecond, 2*time.Millisecond, 3*time.Millisecond, 4*time.Millisecond, 5*time.Millisecond), "init"},
+		// A snapshot restore replaces init; it keeps its name and time.
+		{"restored", restored, PhaseRestore},
 	}
-	c := fd.ColdStarts[0]
-	want := []Phase{{"provision", 0, 1}, {"runtime", 1, 2}, {"code", 3, 3}, {"init", 6, 4}, {"handler", 10, 5}}
-	for i, p := range c.Phases {
-		if p != want[i] {
-			t.Errorf("phase %d = %+v, want %+v", i, p, want[i])
-		}
-	}
-	if c.TotalMS != 15 {
-		t.Errorf("total = %vms, want 15ms", c.TotalMS)
-	}
-	var n int64
-	for _, b := range fd.Histogram {
-		n += b.Count
-	}
-	if n != 1 || fd.Histogram[len(fd.Histogram)-1].LeMS != nil {
-		t.Errorf("histogram counts %d (want 1); the last bucket must be unbounded", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := New(Options{Clock: clock.NewFake(t0)})
+			t.Cleanup(d.Close)
+			d.Record(tt.inv)
+			fd, ok, err := d.Function(context.Background(), "f")
+			if err != nil || !ok || len(fd.ColdStarts) != 1 {
+				t.Fatalf("Function = %+v, %v, %v", fd, ok, err)
+			}
+			c := fd.ColdStarts[0]
+			want := []Phase{{"provision", 0, 1}, {"runtime", 1, 2}, {"code", 3, 3}, {tt.fourth, 6, 4}, {"handler", 10, 5}}
+			if len(c.Phases) != len(want) {
+				t.Fatalf("phases %+v, want %+v", c.Phases, want)
+			}
+			for i, p := range c.Phases {
+				if p != want[i] {
+					t.Errorf("phase %d = %+v, want %+v", i, p, want[i])
+				}
+			}
+			if c.TotalMS != 15 {
+				t.Errorf("total = %vms, want 15ms", c.TotalMS)
+			}
+			var n int64
+			for _, b := range fd.Histogram {
+				n += b.Count
+			}
+			if n != 1 || fd.Histogram[len(fd.Histogram)-1].LeMS != nil {
+				t.Errorf("histogram counts %d (want 1); the last bucket must be unbounded", n)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,9 @@
 "use strict";
 
 const PHASES = ["provision", "runtime", "code", "init", "handler"];
+// A cold start that restored a snapshot has a "restore" phase where others
+// have "init"; both are listed so that either gets its colour.
+const PHASE_NAMES = ["provision", "runtime", "code", "init", "restore", "handler"];
 const SVGNS = "http://www.w3.org/2000/svg";
 const main = document.getElementById("main");
 const statusEl = document.getElementById("status");
@@ -132,6 +135,10 @@ async function refresh(view, args, gen, first) {
     statusEl.textContent = "Not updating: " + err.message;
     statusEl.classList.add("error");
     if (first || err.status === 404) paint(gen, [h("h1", { text: "Cannot show this view" }), h("p", { class: "error-box", text: err.message })]);
+    // Without a token every poll would fail the same way (and log a failed
+    // request in the console); the token dialog is open, and submitting it
+    // routes again.
+    if (err.status === 401) return;
   }
   if (gen === generation) timer = setTimeout(() => poll(view, args, gen), pollMS);
   if (first && gen === generation) main.focus({ preventScroll: true });
@@ -282,15 +289,19 @@ function waterfall(colds) {
         s("text", { x: labelW + Math.max(scale(c.total_ms), c.phases.length) + 6, y: y + 14, text: fmtMS(c.total_ms) }));
     }));
   const th = (text) => h("th", { scope: "col", class: "num", text });
+  const seen = PHASE_NAMES.filter((name) => colds.some((c) => c.phases.some((p) => p.name === name)));
+  // The fourth column is init, restore, or both when the list has each.
+  const fourth = [...new Set(colds.map((c) => c.phases[3].name))].join(" / ");
+  const columns = PHASES.map((name, i) => (i === 3 ? fourth : name));
   const table = h("table", {},
-    h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Time" }), PHASES.map(th), th("Total"), h("th", { scope: "col", text: "Trace" }))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Time" }), columns.map(th), th("Total"), h("th", { scope: "col", text: "Trace" }))),
     h("tbody", {}, colds.map((c) => h("tr", {},
       h("th", { scope: "row", text: fmtTime(c.time) }),
       c.phases.map((p) => h("td", { class: "num", text: fmtMS(p.ms) })),
       h("td", { class: "num", text: fmtMS(c.total_ms) }),
       h("td", {}, c.trace_id ? h("a", { href: "#/traces/" + c.trace_id, text: c.trace_id.slice(0, 8) + "…" }) : "—")))));
   return h("div", { class: "chart", id: "waterfall" },
-    legend(PHASES.map((p) => [p, `var(--${p})`])), svg,
+    legend(seen.map((p) => [p, `var(--${p})`])), svg,
     h("details", { id: "waterfall-table" }, h("summary", { text: "Phase times as a table" }), table));
 }
 
@@ -448,7 +459,7 @@ async function viewTrace(id) {
     spans.map((sp, i) => {
       const st = msOf(sp.start) - t0, dur = msOf(sp.end) - msOf(sp.start);
       const y = 3 + i * rowH, x = labelW + (st / total) * barW;
-      const phase = PHASES.includes(sp.name) ? "phase phase-" + sp.name : "";
+      const phase = PHASE_NAMES.includes(sp.name) ? "phase phase-" + sp.name : "";
       return s("g", { class: "span", "data-span": sp.name },
         s("text", { x: depth(sp) * 10, y: y + 13, text: sp.name }),
         s("rect", { class: phase, x, y, width: Math.max(1, (dur / total) * barW), height: rowH - 6, fill: phase ? null : "var(--runtime)" },
