@@ -157,7 +157,7 @@ func openBrowser(t *testing.T, chromium string) (*browser, *consoleWatch) {
 		chromedp.WindowSize(1280, 900),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancelTab(); cancelAlloc() })
 	watch := &consoleWatch{}
 	// Listen starts the browser and opens the tab; it sees every event from
@@ -515,4 +515,43 @@ func checkDeadLetters(t *testing.T, b *browser, id string) {
 		t.Errorf("dead-letter row = %q, want flaky's %s, RetriesExhausted after 1 attempt, with its error", row, id)
 	}
 	b.screenshot("deadletters")
+}
+
+// TestDashboardConsoleWatch: the browser test's error check fails on
+// what it must (without a browser: the events as chromedp hands them over).
+func TestDashboardConsoleWatch(t *testing.T) {
+	refused := &log.EventEntryAdded{Entry: &log.Entry{Source: log.EntrySourceNetwork, Level: log.EntryLevelError,
+		Text: "Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+		URL:  "http://127.0.0.1:1/v1/dashboard/functions"}}
+	tests := []struct {
+		name       string
+		afterToken bool
+		ev         any
+		wantErr    bool
+		wantRefuse bool
+	}{
+		{"401 before the token", false, refused, false, true},
+		{"401 after the token", true, refused, true, false},
+		{"console.error", false, &runtime.EventConsoleAPICalled{Type: runtime.ConsoleAPICalledTypeError,
+			Args: []*runtime.RemoteObject{{Type: runtime.RemoteObjectTypeString, Value: []byte(`"boom"`)}}}, true, false},
+		{"console.warn", true, &runtime.EventConsoleAPICalled{Type: runtime.ConsoleAPICalledTypeWarning}, false, false},
+		{"uncaught exception", true, &runtime.EventExceptionThrown{ExceptionDetails: &runtime.ExceptionDetails{Text: "Uncaught",
+			Exception: &runtime.RemoteObject{Description: "TypeError: x is undefined"}}}, true, false},
+		{"a script that failed to load", false, &log.EventEntryAdded{Entry: &log.Entry{Source: log.EntrySourceNetwork,
+			Level: log.EntryLevelError, Text: "Failed to load resource: 404", URL: "http://127.0.0.1:1/ui/app.js"}}, true, false},
+		{"a log warning", false, &log.EventEntryAdded{Entry: &log.Entry{Source: log.EntrySourceOther, Level: log.EntryLevelWarning, Text: "meh"}}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &consoleWatch{}
+			if tt.afterToken {
+				w.giveToken()
+			}
+			w.observe(tt.ev)
+			refusals, errs := w.seen()
+			if (len(errs) > 0) != tt.wantErr || (len(refusals) > 0) != tt.wantRefuse {
+				t.Fatalf("errors %q, refusals %q; want errors %v, refusals %v", errs, refusals, tt.wantErr, tt.wantRefuse)
+			}
+		})
+	}
 }
