@@ -26,7 +26,7 @@ func newSimCommand() *cobra.Command {
 		invFile, durFile, memFile string
 		policyName                string
 		trainMinutes              int
-		asJSON                    bool
+		asJSON, bounds            bool
 		seed                      uint64
 	)
 	cmd := &cobra.Command{
@@ -72,13 +72,26 @@ rest, so results are never reported on the data a policy was tuned on.`,
 			if err != nil {
 				return fmt.Errorf("simulate %s: %w", invFile, err)
 			}
+			var bnd []sim.Result
+			if bounds {
+				if bnd, err = simBounds(tr, res, train); err != nil {
+					return fmt.Errorf("bounds for %s: %w", invFile, err)
+				}
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return writeSimJSON(out, res)
+				return writeSimJSON(out, res, bnd)
 			}
 			fmt.Fprintf(out, "trace: %d functions, %d invocations, %v; trained on the first %v, measured on the remaining %v\n\n",
 				len(tr.Functions), tr.Invocations(), tr.Length, train, tr.Length-train)
-			return writeSimTable(out, res)
+			if err := writeSimTable(out, res); err != nil {
+				return err
+			}
+			if len(bnd) > 0 {
+				fmt.Fprintf(out, "\nbounds (not policies: keep_all never releases an instance; hindsight_ttl picks each function's keep-alive knowing the measured part, within fixed10m's wasted GB-s):\n\n")
+				return writeSimTable(out, bnd)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -88,6 +101,7 @@ rest, so results are never reported on the data a policy was tuned on.`,
 	f.StringVar(&policyName, "policy", "all", "policy to run: fixed10m, fixed20m, histogram, forecast, a comma-separated list, or all")
 	f.IntVar(&trainMinutes, "train-minutes", -1, "minutes at the start of the trace that policies learn on and that are not measured; -1 is half the trace")
 	f.BoolVar(&asJSON, "json", false, `print {"bench":"sim","results":[...]} instead of a table`)
+	f.BoolVar(&bounds, "bounds", false, "also print what no policy can beat: keep_all and hindsight_ttl (see docs/policy.md)")
 	f.Uint64Var(&seed, "seed", 1, "seed placing per-minute invocations within their minute and drawing durations")
 	cmd.AddCommand(newSimGenCommand())
 	return cmd
@@ -143,10 +157,11 @@ func loadTrace(invFile, durFile, memFile string, seed uint64) (*sim.Trace, error
 
 func writeSimTable(w io.Writer, res []sim.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tcold %\tcold % p75 fn\twasted GB-s\tpre-warms\tunused pre-warms\tinvocations\tfunctions\t")
+	fmt.Fprintln(tw, "policy\tcold %\tcold % p75 fn\twasted GB-s\tpre-warms\tunused pre-warms\tcold: first\tafter idle\tscale-up\tinvocations\tfunctions\t")
 	for _, r := range res {
-		fmt.Fprintf(tw, "%s\t%.3f\t%.2f\t%.0f\t%d\t%d\t%d\t%d\t\n",
-			r.Policy, r.ColdPct, r.ColdPctP75Fn, r.WastedGBs, r.PreWarms, r.PreWarmsUnused, r.Invocations, r.Functions)
+		fmt.Fprintf(tw, "%s\t%.3f\t%.2f\t%.0f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n",
+			r.Policy, r.ColdPct, r.ColdPctP75Fn, r.WastedGBs, r.PreWarms, r.PreWarmsUnused,
+			r.ColdFirst, r.ColdIdle, r.ColdScale, r.Invocations, r.Functions)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
@@ -160,16 +175,52 @@ type benchResult struct {
 	Unit  string  `json:"unit"`
 }
 
-func writeSimJSON(w io.Writer, res []sim.Result) error {
-	var out []benchResult
+// simBounds runs sim.Bounds with fixed10m's wasted memory as the budget,
+// replaying fixed10m if it was not among the policies run.
+func simBounds(tr *sim.Trace, res []sim.Result, train time.Duration) ([]sim.Result, error) {
+	budget := -1.0
 	for _, r := range res {
-		p := "policy." + r.Policy + "."
+		if r.Policy == "fixed10m" {
+			budget = r.WastedGBs
+		}
+	}
+	if budget < 0 {
+		base, err := policy.Lookup("fixed10m")
+		if err != nil {
+			return nil, err
+		}
+		r, err := sim.Run(tr, []policy.Named{base}, sim.Options{Train: train})
+		if err != nil {
+			return nil, err
+		}
+		budget = r[0].WastedGBs
+	}
+	b, err := sim.Bounds(tr, sim.Options{Train: train}, budget)
+	if err != nil {
+		return nil, fmt.Errorf("bounds: %w", err)
+	}
+	return b, nil
+}
+
+func writeSimJSON(w io.Writer, res, bounds []sim.Result) error {
+	var out []benchResult
+	add := func(prefix string, r sim.Result) {
+		p := prefix + r.Policy + "."
 		out = append(out,
 			benchResult{p + "cold_pct", r.ColdPct, "%"},
 			benchResult{p + "cold_pct_p75_fn", r.ColdPctP75Fn, "%"},
 			benchResult{p + "wasted_gb_s", r.WastedGBs, "GB-s"},
 			benchResult{p + "prewarms_unused", float64(r.PreWarmsUnused), "count"},
+			benchResult{p + "cold_first", float64(r.ColdFirst), "count"},
+			benchResult{p + "cold_idle", float64(r.ColdIdle), "count"},
+			benchResult{p + "cold_scale", float64(r.ColdScale), "count"},
 		)
+	}
+	for _, r := range res {
+		add("policy.", r)
+	}
+	for _, r := range bounds {
+		add("bound.", r)
 	}
 	enc := json.NewEncoder(w)
 	if err := enc.Encode(struct {

@@ -74,10 +74,11 @@ type Forecast struct {
 // ForecastConfig tunes a Forecast; zero fields take the defaults shown.
 type ForecastConfig struct {
 	// ColdCost is how many GB-seconds of idle memory avoiding one cold start
-	// is worth (950). Higher keeps more warm. The default was chosen on the
-	// first half of the Azure sample only (learn on hours 0-6, compare on
-	// hours 6-12, pick the value with the fewest cold starts at no more idle
-	// memory than fixed10m); results are reported on the second half.
+	// is worth (850). Higher keeps more warm. The default was chosen on the
+	// first half of the Azure sample only (learn on hours 0-6, measure hours
+	// 6-12): the value with the fewest cold starts at no more idle memory
+	// than either fixed10m or histogram there. Results are reported on the
+	// second half (see docs/policy.md).
 	ColdCost float64
 	// Samples is how many recent idle times are kept (128).
 	Samples int
@@ -110,7 +111,7 @@ type ForecastConfig struct {
 
 func (c ForecastConfig) withDefaults() ForecastConfig {
 	if c.ColdCost <= 0 {
-		c.ColdCost = 950
+		c.ColdCost = 850
 	}
 	if c.Samples <= 0 {
 		c.Samples = 128

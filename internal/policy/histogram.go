@@ -31,7 +31,14 @@ import (
 //     keep-alive, as the paper does, with the histogram's range as the TTL.
 //
 // It pre-warms one instance, as in the paper, where an application is either
-// loaded or not.
+// loaded or not. The paper models no concurrency: its windows govern whether
+// the application is loaded at all. Here a function may run many instances
+// side by side, and the extra ones (an instance that turns idle while others
+// still run) are kept for ScaleOut, the platform's standard keep-alive, like
+// the fixed baseline keeps them; applying the application's window to each of
+// them (up to the 4-hour fallback for every instance of a function that is
+// never idle long enough to fill its histogram) would charge the policy for
+// capacity the paper never holds.
 type Histogram struct {
 	cfg    HistogramConfig
 	clock  idleClock
@@ -41,6 +48,9 @@ type Histogram struct {
 	// smoothed is the exponentially smoothed idle time; valid once seeded.
 	smoothed time.Duration
 	seeded   bool
+	// resume is when the application's keep-alive window ends, while its
+	// scale-out instances are kept for ScaleOut first (see Decide).
+	resume time.Time
 }
 
 // HistogramConfig tunes a Histogram; zero fields take the paper's values.
@@ -70,6 +80,9 @@ type HistogramConfig struct {
 	// Fallback is the keep-alive used when the histogram is not
 	// representative (Range).
 	Fallback time.Duration
+	// ScaleOut is the keep-alive of an instance that turns idle while other
+	// invocations still run (10 minutes, the fixed baseline's).
+	ScaleOut time.Duration
 }
 
 func (c HistogramConfig) withDefaults() HistogramConfig {
@@ -96,6 +109,9 @@ func (c HistogramConfig) withDefaults() HistogramConfig {
 	}
 	if c.Fallback <= 0 {
 		c.Fallback = c.Range
+	}
+	if c.ScaleOut <= 0 {
+		c.ScaleOut = 10 * time.Minute
 	}
 	return c
 }
@@ -128,17 +144,35 @@ func (h *Histogram) Observe(inv Invocation) {
 }
 
 // Decide returns the paper's pre-warm and keep-alive windows. While other
-// invocations still run it only keeps idle instances until the tail; the
-// full decision (possibly unloading and pre-warming) is taken when the last
-// one completes. Like the paper, it decides nothing when a window ends.
+// invocations still run, the instance that turned idle is a scale-out one and
+// is kept for ScaleOut (or until the window's end, if that is sooner); the
+// application's decision (possibly unloading and pre-warming) is taken when
+// the last one completes. Like the paper, it decides nothing when a window
+// ends.
+//
+// When the last invocation completes with several instances idle and the
+// window keeps them longer than ScaleOut, all are kept for ScaleOut and, when
+// that ends, one instance is started again for the rest of the window: the
+// interface has no "keep one of these", and the memory-time is the same as
+// keeping one throughout.
 func (h *Histogram) Decide(now time.Time, s State) Decision {
 	h.clock.decide(now, s)
 	if s.Expired {
-		return Decision{}
+		end := h.resume
+		h.resume = time.Time{}
+		if !end.After(now) || s.Busy > 0 {
+			return Decision{}
+		}
+		return Decision{KeepAlive: end.Sub(now), Warm: 1}
 	}
+	h.resume = time.Time{}
 	d := h.window()
-	if s.Busy > 0 && d.PreWarm > 0 {
-		return Decision{KeepAlive: d.PreWarm + d.KeepAlive}
+	if s.Busy > 0 {
+		return Decision{KeepAlive: min(h.cfg.ScaleOut, d.PreWarm+d.KeepAlive)}
+	}
+	if d.PreWarm == 0 && s.Idle > 1 && d.KeepAlive > h.cfg.ScaleOut {
+		h.resume = now.Add(d.KeepAlive)
+		return Decision{KeepAlive: h.cfg.ScaleOut}
 	}
 	return d
 }

@@ -59,10 +59,17 @@ func TestHistogram(t *testing.T) {
 			want: forecastWindow(6*time.Hour + 3*time.Minute + 45*time.Second),
 		},
 		{
-			name:  "while others run it only keeps alive",
+			name:  "while others run a scale-out instance gets the standard keep-alive",
 			gaps:  repeat(30*m, 12),
 			state: State{Busy: 1, Idle: 1},
-			want:  Decision{KeepAlive: 34*m + 6*time.Second},
+			want:  Decision{KeepAlive: 10 * m},
+		},
+		{
+			// idle times of 3m: pre-warm at 2m, window ends at 4m·1.1.
+			name:  "a scale-out instance is not kept past the window",
+			gaps:  repeat(3*m, 12),
+			state: State{Busy: 2, Idle: 1},
+			want:  Decision{KeepAlive: 4*m + 24*time.Second},
 		},
 		{
 			name:  "nothing more when the window ends",
@@ -95,4 +102,28 @@ func forecastWindow(it time.Duration) Decision {
 func near(a, b Decision) bool {
 	close := func(x, y time.Duration) bool { return (x - y).Abs() <= time.Millisecond }
 	return close(a.PreWarm, b.PreWarm) && close(a.KeepAlive, b.KeepAlive) && a.Warm == b.Warm
+}
+
+// TestHistogramKeepsOneInstanceForTheWindow checks that when the last
+// invocation completes with several instances idle, only one is kept for the
+// application's window: all for the standard keep-alive, then one again.
+func TestHistogramKeepsOneInstanceForTheWindow(t *testing.T) {
+	const m = time.Minute
+	d := &driver{p: NewHistogram(HistogramConfig{}), now: t0}
+	d.gaps(repeat(30*m, 3)...) // too few idle times: the 4-hour fallback
+	steps := []struct {
+		after time.Duration
+		state State
+		want  Decision
+	}{
+		{0, State{Idle: 3}, Decision{KeepAlive: 10 * m}},
+		{10 * m, State{Expired: true}, Decision{KeepAlive: 4*time.Hour - 10*m, Warm: 1}},
+		{4*time.Hour - 10*m, State{Expired: true}, Decision{}},
+	}
+	for i, st := range steps {
+		d.now = d.now.Add(st.after)
+		if got := d.p.Decide(d.now, st.state); !near(got, st.want) {
+			t.Errorf("step %d: decision = %+v, want %+v", i, got, st.want)
+		}
+	}
 }

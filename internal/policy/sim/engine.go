@@ -40,9 +40,13 @@ func (c *completions) Pop() any {
 
 // tally is what one function's replay measured on the test part.
 type tally struct {
-	invocations, cold        int
-	wastedGBs                float64
-	prewarms, prewarmsUnused int
+	invocations, cold int
+	// The cold starts by cause: the function's first invocation ever, an
+	// arrival to a pool with no instance at all (after an idle gap), and an
+	// arrival while every instance was busy (a concurrency scale-up).
+	coldFirst, coldIdle, coldScale int
+	wastedGBs                      float64
+	prewarms, prewarmsUnused       int
 }
 
 // pool replays one function against one policy. It applies decisions exactly
@@ -61,6 +65,7 @@ type pool struct {
 	warm      int     // instances the pending pre-warm tops up to
 	keepAlive float64 // keep-alive of the current decision
 	windowEnd float64 // +Inf if the decision has no window
+	seen      bool    // an invocation has arrived before
 	t         tally
 }
 
@@ -160,11 +165,20 @@ func (p *pool) arrive(a Arrival, t float64) {
 		in = &instance{}
 		if counted {
 			p.t.cold++
+			switch {
+			case !p.seen:
+				p.t.coldFirst++
+			case len(p.run) > 0:
+				p.t.coldScale++
+			default:
+				p.t.coldIdle++
+			}
 		}
 	}
 	if counted {
 		p.t.invocations++
 	}
+	p.seen = true
 	in.busy = true
 	heap.Push(&p.run, completion{at: t + a.Duration.Seconds(), inst: in})
 	inv.Concurrent = len(p.run)

@@ -57,34 +57,46 @@ func TestReplay(t *testing.T) {
 			arrivals: arrivals(0, 100),
 			decide:   always(policy.Decision{KeepAlive: 120 * sec}),
 			// idle 10→100, then 110→230
-			want: tally{invocations: 2, cold: 1, wastedGBs: 90 + 120},
+			want: tally{invocations: 2, cold: 1, coldFirst: 1, wastedGBs: 90 + 120},
 		},
 		{
 			name:     "keep-alive too short",
 			arrivals: arrivals(0, 100),
 			decide:   always(policy.Decision{KeepAlive: 60 * sec}),
-			want:     tally{invocations: 2, cold: 2, wastedGBs: 60 + 60},
+			// the second arrival finds no instance: a cold start after idle
+			want: tally{invocations: 2, cold: 2, coldFirst: 1, coldIdle: 1, wastedGBs: 60 + 60},
 		},
 		{
 			name:     "pre-warm before the next arrival; the last one goes unused",
 			arrivals: arrivals(0, 100),
 			decide:   always(policy.Decision{PreWarm: 80 * sec, KeepAlive: 30 * sec, Warm: 1}),
 			// pre-warmed at 90 (used at 100) and at 190 (released at 220)
-			want: tally{invocations: 2, cold: 1, wastedGBs: 10 + 30, prewarms: 2, prewarmsUnused: 1},
+			want: tally{invocations: 2, cold: 1, coldFirst: 1, wastedGBs: 10 + 30, prewarms: 2, prewarmsUnused: 1},
 		},
 		{
 			name:     "concurrent arrivals each need an instance",
 			arrivals: arrivals(0, 0, 100),
 			decide:   always(policy.Decision{KeepAlive: 600 * sec}),
 			// one instance idle 10→100 then 110→300, the other 10→300
-			want:     tally{invocations: 3, cold: 2, wastedGBs: 90 + 190 + 290},
+			// the second arrival finds the first instance busy: a scale-up
+			want:     tally{invocations: 3, cold: 2, coldFirst: 1, coldScale: 1, wastedGBs: 90 + 190 + 290},
 			wantConc: []int{1, 2, 1},
 		},
 		{
 			name:     "warm without delay starts instances now",
 			arrivals: arrivals(0),
 			decide:   always(policy.Decision{KeepAlive: 60 * sec, Warm: 3}),
-			want:     tally{invocations: 1, cold: 1, wastedGBs: 3 * 60, prewarms: 2, prewarmsUnused: 2},
+			want:     tally{invocations: 1, cold: 1, coldFirst: 1, wastedGBs: 3 * 60, prewarms: 2, prewarmsUnused: 2},
+		},
+		{
+			name:     "a first invocation in the training part is not counted",
+			arrivals: arrivals(0, 100, 100),
+			train:    50 * sec,
+			decide:   always(policy.Decision{KeepAlive: 30 * sec}),
+			// the first instance idles 10→40, all in the training part; at 100
+			// one arrival is cold after idle, the other at the same instant
+			// scales up; both instances idle 110→140
+			want: tally{invocations: 2, cold: 2, coldIdle: 1, coldScale: 1, wastedGBs: 30 + 30},
 		},
 		{
 			name:     "the training part is not measured",
@@ -107,7 +119,7 @@ func TestReplay(t *testing.T) {
 				}
 			},
 			// idle 10→30, pre-warmed 80→100 and used, idle 110→130
-			want: tally{invocations: 2, cold: 1, wastedGBs: 20 + 20 + 20, prewarms: 1},
+			want: tally{invocations: 2, cold: 1, coldFirst: 1, wastedGBs: 20 + 20 + 20, prewarms: 1},
 		},
 	}
 	for _, tt := range tests {

@@ -23,6 +23,12 @@ type Result struct {
 	Policy string
 	// Invocations and Cold count the measured invocations and cold starts.
 	Invocations, Cold int
+	// ColdFirst, ColdIdle and ColdScale split Cold by cause: a function's
+	// first invocation in the trace (no policy can avoid it), an arrival to
+	// a function with no instance at all (its idle gap outlasted what the
+	// policy kept or pre-warmed), and an arrival while every instance was
+	// busy (a concurrency scale-up).
+	ColdFirst, ColdIdle, ColdScale int
 	// ColdPct is Cold as a percentage of Invocations.
 	ColdPct float64
 	// ColdPctP75Fn is the 75th percentile, across functions invoked in the
@@ -64,13 +70,24 @@ func Run(tr *Trace, policies []policy.Named, opts Options) ([]Result, error) {
 }
 
 func runOne(tr *Trace, np policy.Named, opts Options) Result {
-	r := Result{Policy: np.Name}
-	var perFn []float64
-	for _, f := range tr.Functions {
+	ts := make([]tally, len(tr.Functions))
+	for i, f := range tr.Functions {
 		pol := np.New(policy.Function{Name: f.Name, MemoryMB: f.MemoryMB})
-		t := replay(f, pol, tr.Start, opts.Train, tr.Length)
+		ts[i] = replay(f, pol, tr.Start, opts.Train, tr.Length)
+	}
+	return summarise(np.Name, ts)
+}
+
+// summarise adds up the functions' tallies into one Result.
+func summarise(name string, ts []tally) Result {
+	r := Result{Policy: name}
+	var perFn []float64
+	for _, t := range ts {
 		r.Invocations += t.invocations
 		r.Cold += t.cold
+		r.ColdFirst += t.coldFirst
+		r.ColdIdle += t.coldIdle
+		r.ColdScale += t.coldScale
 		r.WastedGBs += t.wastedGBs
 		r.PreWarms += t.prewarms
 		r.PreWarmsUnused += t.prewarmsUnused

