@@ -55,8 +55,8 @@ func newBenchCommand() *cobra.Command {
 	warmCmd.Flags().StringVar(&warm.WATEcho, "wat-echo", "./examples/wat-echo/echo.wat", "the WebAssembly text echo to assemble with wat2wasm")
 	warmCmd.Flags().DurationVar(&warm.Duration, "duration", 5*time.Second, "length of each load run")
 	warmCmd.Flags().IntVar(&warm.ColdSamples, "cold-samples", 200, "number of cold starts to time")
-	warmCmd.Flags().IntVar(&warm.TelemetryRounds, "telemetry-rounds", 8, "rounds of each side of the telemetry on/off comparison (-1 skips it)")
-	warmCmd.Flags().DurationVar(&warm.TelemetryRound, "telemetry-round", time.Second, "length of each telemetry round")
+	warmCmd.Flags().IntVar(&warm.TelemetryRounds, "telemetry-rounds", 40, "rounds of each side of the telemetry on/off comparison (-1 skips it)")
+	warmCmd.Flags().DurationVar(&warm.TelemetryRound, "telemetry-round", 250*time.Millisecond, "length of each telemetry round")
 	cmd.AddCommand(warmCmd)
 	var proc bench.ProcessOptions
 	procCmd := &cobra.Command{
