@@ -48,6 +48,9 @@ type WarmOptions struct {
 // measured too (warm.http.go.*): Go code runs several times slower under
 // wazero's interruption checks, and that cost is the guest's, not the
 // platform's. Without wat2wasm only the Go figures are reported.
+//
+// Last, telemetry's cost on the same warm path (telemetry.*): see
+// telemetryOverhead.
 func Warm(ctx context.Context, opts WarmOptions) (*Report, error) {
 	if opts.EchoDir == "" {
 		opts.EchoDir = "./examples/echo"

@@ -38,7 +38,7 @@ func newBenchCommand() *cobra.Command {
 	var warm bench.WarmOptions
 	warmCmd := &cobra.Command{
 		Use:   "warm",
-		Short: "Warm invoke through the HTTP API next to bare net/http, and cold starts by phase",
+		Short: "Warm invoke through the HTTP API next to bare net/http, cold starts by phase, and telemetry on vs off",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := bench.Warm(cmd.Context(), warm)
