@@ -435,6 +435,13 @@ func checkTrace(t *testing.T, b *browser, traceID string, wantPhases []string) {
 			t.Errorf("trace %s shows spans %q, missing %q", traceID, spans, want)
 		}
 	}
+	// Rows follow the call tree: the invocation, then its cold start, then
+	// the phases under it (the first four; the handler runs after it).
+	for _, pair := range [][2]string{{"invoke hello", "cold start"}, {"cold start", wantPhases[0]}, {"cold start", wantPhases[3]}} {
+		if i, j := slices.Index(spans, pair[0]), slices.Index(spans, pair[1]); i < 0 || j < 0 || i > j {
+			t.Errorf("trace %s lists %q: %q must come above %q", traceID, spans, pair[0], pair[1])
+		}
+	}
 	b.screenshot("trace")
 }
 

@@ -446,6 +446,35 @@ async function viewTraces() {
   return out;
 }
 
+// treeOrder lists spans depth first, each after its parent and siblings by
+// start time, so that the indentation reads as the call tree (sorting by
+// start alone puts a child that starts with its parent above it).
+function treeOrder(spans, byID) {
+  const children = new Map();
+  const roots = [];
+  for (const sp of spans) {
+    if (byID[sp.parent_id] && sp.parent_id !== sp.span_id) {
+      if (!children.has(sp.parent_id)) children.set(sp.parent_id, []);
+      children.get(sp.parent_id).push(sp);
+    } else {
+      roots.push(sp);
+    }
+  }
+  const byStart = (a, b) => msOf(a.start) - msOf(b.start);
+  const out = [];
+  const seen = new Set();
+  const visit = (sp) => {
+    if (seen.has(sp.span_id)) return; // a malformed trace with a cycle
+    seen.add(sp.span_id);
+    out.push(sp);
+    for (const c of (children.get(sp.span_id) || []).sort(byStart)) visit(c);
+  };
+  roots.sort(byStart).forEach(visit);
+  // Spans only reachable through a cycle still get a row.
+  for (const sp of [...spans].sort(byStart)) if (!seen.has(sp.span_id)) visit(sp);
+  return out;
+}
+
 const traceEnd = (t) => Math.max(...t.spans.map((sp) => msOf(sp.end)));
 
 async function viewTrace(id) {
@@ -453,7 +482,7 @@ async function viewTrace(id) {
   const t0 = msOf(t.start), total = Math.max(traceEnd(t) - t0, 0.001);
   const byID = Object.fromEntries(t.spans.map((sp) => [sp.span_id, sp]));
   const depth = (sp) => { let d = 0; while (sp && byID[sp.parent_id] && d < 20) { sp = byID[sp.parent_id]; d++; } return d; };
-  const spans = [...t.spans].sort((a, b) => msOf(a.start) - msOf(b.start));
+  const spans = treeOrder(t.spans, byID);
   const W = 800, labelW = 260, rowH = 20, barW = W - labelW - 70;
   const svg = s("svg", { viewBox: `0 0 ${W} ${spans.length * rowH + 6}`, width: W, role: "img", "aria-label": `${spans.length} spans over ${fmtMS(total)}` },
     spans.map((sp, i) => {
