@@ -77,7 +77,10 @@ type State struct {
 //     for KeepAlive from its start. A pre-warm is a real cold start done
 //     ahead of time; it is cancelled if another Decide comes first.
 //
-// The zero Decision releases every idle instance now and schedules nothing.
+// The zero Decision releases every idle instance now and schedules nothing,
+// and so does any Decision whose window is empty (PreWarm and KeepAlive
+// zero), whatever its Warm: an instance started for no time would be released
+// at once, and a window that ends when it begins would ask again at once.
 type Decision struct {
 	// PreWarm is how long after now the warm window starts.
 	PreWarm time.Duration

@@ -210,6 +210,12 @@ func (p *pool) apply(t float64, d policy.Decision) {
 	p.prewarmAt = math.Inf(1)
 	p.keepAlive = d.KeepAlive.Seconds()
 	p.windowEnd = math.Inf(1)
+	if d.PreWarm+d.KeepAlive <= 0 {
+		// An empty window keeps and starts nothing, whatever Warm says:
+		// instances started for no time would be released at once, and a
+		// window ending now would ask the policy again at the same instant.
+		d = policy.Decision{}
+	}
 	if !d.Empty() {
 		p.windowEnd = t + (d.PreWarm + d.KeepAlive).Seconds()
 	}

@@ -99,6 +99,12 @@ func TestReplay(t *testing.T) {
 			want: tally{invocations: 2, cold: 2, coldIdle: 1, coldScale: 1, wastedGBs: 30 + 30},
 		},
 		{
+			name:     "warm with an empty window starts nothing",
+			arrivals: arrivals(0, 100),
+			decide:   always(policy.Decision{Warm: 2}),
+			want:     tally{invocations: 2, cold: 2, coldFirst: 1, coldIdle: 1},
+		},
+		{
 			name:     "the training part is not measured",
 			arrivals: arrivals(0, 100),
 			train:    50 * sec,
