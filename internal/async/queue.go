@@ -39,8 +39,8 @@ func (s *Service) Enqueue(ctx context.Context, function string, req runtime.Requ
 	return s.enqueue(ctx, envelope{Function: function, Request: req, IdempotencyKey: idempotencyKey, Source: "api"}, "")
 }
 
-// enqueue validates env, records it as queued and publishes it. msgID, when
-// set, deduplicates the publish (schedule ticks, redrives).
+// enqueue validates env and publishes it to the function's queue. msgID,
+// when set, deduplicates the publish (schedule ticks, redrives).
 func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id string, err error) {
 	ctx, span := s.opts.Tracer.Start(ctx, "async enqueue "+env.Function, trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attrFunction.String(env.Function)))
@@ -75,11 +75,6 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 	if err := s.ensureWorker(ctx, queueConsumer(fn.Name), false); err != nil {
 		return "", err
 	}
-	rec := Record{ID: env.ID, Function: env.Function, Status: StatusQueued, Source: env.Source,
-		Attempts: env.Previous, CreatedAt: env.EnqueuedAt}
-	if rec.Attempts == nil {
-		rec.Attempts = []Attempt{}
-	}
 	b, err := json.Marshal(env)
 	if err != nil {
 		return "", fmt.Errorf("encode invocation %s: %w", env.ID, err)
@@ -87,28 +82,22 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 	if msgID == "" {
 		msgID = env.ID
 	}
-	// The record and the message are written together, one round trip:
-	// the record goes first on the connection, so a worker that takes the
-	// message finds it (and does not need it on a first delivery anyway).
-	recAck, err := s.recordAsync(&rec)
-	if err != nil {
-		return "", err
-	}
-	// The message carries the trace context: every attempt, however
-	// late, continues the trace of the request that queued it.
-	msg := nats.NewMsg(invokeSubjectPrefix + env.Function)
+	// The message is the "queued" record: one stream write per accepted
+	// invocation. Its subject names the invocation, so Invocation finds it
+	// until a worker writes the record proper (see queuedRecord). It also
+	// carries the trace context: every attempt, however late, continues
+	// the trace of the request that queued it.
+	msg := nats.NewMsg(invokeSubject(env.Function, env.ID))
 	msg.Data = b
 	s.inject(ctx, msg.Header)
-	msgAck, err := s.opts.JS.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
+	ack, err := s.opts.JS.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
 	if err == nil {
-		err = waitAcks(ctx, recAck, msgAck)
+		err = waitAcks(ctx, ack)
 	}
 	if err != nil {
-		// Undo, so that neither a record nor a key points at nothing.
-		bg := context.WithoutCancel(ctx)
-		_ = s.records.Delete(bg, env.ID)
+		// Undo, so that no key points at nothing.
 		if env.IdempotencyKey != "" {
-			_ = s.idem.Delete(bg, idemKey(fn.Name, env.IdempotencyKey))
+			_ = s.idem.Delete(context.WithoutCancel(ctx), idemKey(fn.Name, env.IdempotencyKey))
 		}
 		return "", fmt.Errorf("queue invocation of %s: %w", env.Function, err)
 	}
@@ -122,10 +111,10 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 // a redelivery after an ack was lost (node crash between record and ack)
 // costs a record read, not a second run. The only window for a second run
 // is a crash between the function's return and the record write.
-func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) {
+func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 	var rec Record
 	var err error
-	if md, merr := msg.Metadata(); merr == nil && md.NumDelivered == 1 && !strings.HasPrefix(env.Source, "topic:") {
+	if msg.NumDelivered() == 1 && !strings.HasPrefix(env.Source, "topic:") {
 		// A queued invocation's first delivery: its record is the "queued"
 		// one enqueue wrote, so there is nothing to read. (An event's
 		// delivery reads, to skip an event published again after the
@@ -266,7 +255,7 @@ func (s *Service) process(ctx context.Context, msg jetstream.Msg, env envelope) 
 
 // fail ends an invocation: a dead letter with every attempt, the failure
 // destination, and the ack that takes it off the queue.
-func (s *Service) fail(ctx context.Context, msg jetstream.Msg, env envelope, rec *Record, reason, condition string) {
+func (s *Service) fail(ctx context.Context, msg delivery, env envelope, rec *Record, reason, condition string) {
 	rec.Status, rec.Error, rec.NextAttemptAt = StatusFailed, reason, nil
 	if err := s.deadLetter(ctx, env, rec, condition); err != nil {
 		// Keep the message: losing it would lose the event.
@@ -287,7 +276,7 @@ func (s *Service) fail(ctx context.Context, msg jetstream.Msg, env envelope, rec
 // heartbeat tells JetStream every ackHeartbeat that msg is still being
 // worked on, so that a long invocation is not delivered again meanwhile.
 // The returned func stops it.
-func (s *Service) heartbeat(msg jetstream.Msg) (stop func()) {
+func (s *Service) heartbeat(msg delivery) (stop func()) {
 	var mu sync.Mutex
 	stopped := false
 	var timer clock.Timer

@@ -2,6 +2,7 @@ package async
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -223,5 +224,52 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	defer mu.Unlock()
 	if most != 2 {
 		t.Fatalf("%d ran at once, want the concurrency of 2", most)
+	}
+}
+
+// TestQueuedRecordIsReadableAtOnce: an accepted invocation that no worker
+// has taken yet has a "queued" record (read from its message), and a
+// message queued on the subject used before invocations had their own
+// still runs.
+func TestQueuedRecordIsReadableAtOnce(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	ctx := context.Background()
+	gate := make(chan struct{})
+	env.node.add("held", registry.Config{Concurrency: 1}, func(ctx context.Context, _ int, req runtime.Request) (runtime.Response, error) {
+		if string(req.Body) == "first" {
+			<-gate
+		}
+		return runtime.Response{Status: 200}, nil
+	})
+	first, err := s.Enqueue(ctx, "held", runtime.Request{Body: []byte("first")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, s, first, StatusRunning)
+	second, err := s.Enqueue(ctx, "held", runtime.Request{Body: []byte("second")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Invocation(ctx, second)
+	if err != nil || rec.Status != StatusQueued || rec.Function != "held" || rec.Source != "api" ||
+		rec.CreatedAt.IsZero() || rec.Attempts == nil || len(rec.Attempts) != 0 {
+		t.Fatalf("record of the queued invocation = %+v, %v", rec, err)
+	}
+	if _, err := s.Invocation(ctx, "no-such-id"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown id: %v, want ErrNotFound", err)
+	}
+
+	// The subject of a function's queue before invocations had their own.
+	old, err := json.Marshal(envelope{ID: "queued-before-upgrade", Function: "held", Source: "api", EnqueuedAt: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.bb.JS.Publish(ctx, invokeSubjectPrefix+"held", old); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	for _, id := range []string{first, second, "queued-before-upgrade"} {
+		waitStatus(t, s, id, StatusSucceeded)
 	}
 }

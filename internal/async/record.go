@@ -84,7 +84,35 @@ func (s *Service) Invocation(ctx context.Context, id string) (Record, error) {
 		return Record{}, fmt.Errorf("%w: invocation %q", ErrNotFound, id)
 	}
 	rec, _, err := s.loadRecord(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		if queued, qerr := s.queuedRecord(ctx, id); qerr == nil || !errors.Is(qerr, ErrNotFound) {
+			return queued, qerr
+		}
+	}
 	return rec, err
+}
+
+// queuedRecord is the record of an invocation that no worker has taken
+// yet, read from its message in the queue. Enqueue writes only the message;
+// the first attempt writes the record proper.
+func (s *Service) queuedRecord(ctx context.Context, id string) (Record, error) {
+	m, err := s.invokeStream.GetLastMsgForSubject(ctx, invokeSubject("*", id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Record{}, fmt.Errorf("%w: invocation %s (records are kept %s)", ErrNotFound, id, s.opts.RecordTTL)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("read queued invocation %s: %w", id, err)
+	}
+	var env envelope
+	if err := json.Unmarshal(m.Data, &env); err != nil {
+		return Record{}, fmt.Errorf("decode queued invocation %s: %w", id, err)
+	}
+	rec := Record{ID: env.ID, Function: env.Function, Status: StatusQueued, Source: env.Source,
+		Attempts: env.Previous, CreatedAt: env.EnqueuedAt, UpdatedAt: env.EnqueuedAt}
+	if rec.Attempts == nil {
+		rec.Attempts = []Attempt{}
+	}
+	return rec, nil
 }
 
 func (s *Service) loadRecord(ctx context.Context, id string) (Record, uint64, error) {

@@ -3,10 +3,8 @@ package async
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -38,144 +36,18 @@ func subConsumer(topic, fn string, ordered bool) consumerSpec {
 	return c
 }
 
+// invokeSubject is the subject of one queued invocation: the function's
+// queue, and the invocation's id so that its queued record can be read.
+func invokeSubject(fn, id string) string { return invokeSubjectPrefix + fn + "." + id }
+
 func (c consumerSpec) filter() string {
 	switch {
 	case c.Topic == "":
-		return invokeSubjectPrefix + c.Function
+		return invokeSubject(c.Function, "*")
 	case c.Ordered:
 		return topicSubjectPrefix + c.Topic + ".ordered"
 	default:
 		return topicSubjectPrefix + c.Topic + ".any"
-	}
-}
-
-// worker pulls one consumer on this node with bounded concurrency.
-//
-// It runs its own fetch loop rather than jetstream's Consume: Consume asks
-// for more messages from its callback, and skips asking while its previous
-// pull request is still being written to the connection; when the message
-// whose callback skipped was the last one anyone asked for, nothing asks
-// again until its missed-heartbeat timer fires, 30 s later, and queued
-// invocations sit in the stream meanwhile (docs/async.md, "The 30 s
-// stall"). Here one loop owns every pull request: it asks for exactly as
-// many messages as there are free slots, starts each one as it arrives, and
-// asks again as soon as the request is done.
-type worker struct {
-	cons jetstream.Consumer
-	sem  chan struct{} // one token per invocation running (or reserved for one being fetched)
-	done chan struct{} // closed by stop
-
-	ctx    context.Context // ends at stop: cancels an open fetch
-	cancel context.CancelFunc
-	pulled chan struct{} // closed when the fetch loop has returned
-	once   sync.Once
-	wg     sync.WaitGroup // invocations running; Add only from the fetch loop
-}
-
-func newWorker(cons jetstream.Consumer, concurrency int) *worker {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &worker{cons: cons, sem: make(chan struct{}, concurrency), done: make(chan struct{}),
-		ctx: ctx, cancel: cancel, pulled: make(chan struct{})}
-}
-
-// reserve waits for a free slot and takes every other free one too; it
-// returns how many it took, 0 once the worker stops.
-func (w *worker) reserve() int {
-	select {
-	case w.sem <- struct{}{}:
-	case <-w.done:
-		return 0
-	}
-	n := 1
-	for n < cap(w.sem) {
-		select {
-		case w.sem <- struct{}{}:
-			n++
-			continue
-		default:
-		}
-		break
-	}
-	return n
-}
-
-func (w *worker) release(n int) {
-	for range n {
-		<-w.sem
-	}
-}
-
-func (w *worker) stopping() bool {
-	select {
-	case <-w.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop ends pulling and waits for the invocations in flight. Messages
-// fetched but not started are handed back (nak), so they run again at once
-// elsewhere or after a restart instead of waiting out their ack deadline.
-func (w *worker) stop() {
-	w.once.Do(func() {
-		close(w.done)
-		w.cancel()
-	})
-	<-w.pulled
-	w.wg.Wait()
-}
-
-// fetchWait bounds how long one pull request waits for messages on an
-// empty queue: an idle consumer costs one request per fetchWait per node.
-// Stopping cancels the open request at once.
-const fetchWait = 5 * time.Second
-
-// pull is a worker's fetch loop (see worker).
-func (s *Service) pull(w *worker, spec consumerSpec, key string) {
-	defer close(w.pulled)
-	for {
-		n := w.reserve()
-		if n == 0 {
-			return
-		}
-		ctx, cancel := context.WithTimeout(w.ctx, fetchWait)
-		batch, err := w.cons.Fetch(n, jetstream.FetchContext(ctx))
-		got := 0
-		if err == nil {
-			for m := range batch.Messages() {
-				got++
-				if w.stopping() {
-					_ = m.Nak() // hand it back rather than let it wait for AckWait
-					w.release(1)
-					continue
-				}
-				w.wg.Add(1)
-				go func() {
-					defer w.release(1)
-					defer w.wg.Done()
-					s.handle(spec, m)
-				}()
-			}
-			err = batch.Error()
-		}
-		cancel()
-		w.release(n - got)
-		switch {
-		case err == nil || w.stopping():
-		case errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound):
-			go s.dropWorker(key) // stop waits for this loop to return
-			return
-		default:
-			s.log.Debug("fetch; trying again", "consumer", key, "err", err)
-			wake := make(chan struct{})
-			t := s.opts.Clock.AfterFunc(time.Second, func() { close(wake) })
-			select {
-			case <-wake:
-			case <-w.done:
-			}
-			t.Stop()
-		}
 	}
 }
 
@@ -192,16 +64,19 @@ const (
 // consumerConfig is a durable consumer's config.
 func (s *Service) consumerConfig(spec consumerSpec) jetstream.ConsumerConfig {
 	cfg := jetstream.ConsumerConfig{
-		Durable:       spec.Name,
-		FilterSubject: spec.filter(),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1, // retries are counted in the record, per the function's current config
-		MaxAckPending: 10000,
-		Metadata:      map[string]string{"hearth_function": spec.Function, "hearth_topic": spec.Topic},
+		Durable:        spec.Name,
+		FilterSubjects: []string{spec.filter()},
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        ackWait,
+		MaxDeliver:     -1, // retries are counted in the record, per the function's current config
+		MaxAckPending:  10000,
+		Metadata:       map[string]string{"hearth_function": spec.Function, "hearth_topic": spec.Topic},
 	}
 	if spec.Topic != "" {
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+	} else {
+		// Invocations queued before their subject named them.
+		cfg.FilterSubjects = append(cfg.FilterSubjects, invokeSubjectPrefix+spec.Function)
 	}
 	if spec.Ordered {
 		cfg.MaxAckPending = 1
@@ -223,11 +98,11 @@ func (s *Service) ensureWorker(ctx context.Context, spec consumerSpec, force boo
 	if running && !force {
 		return nil
 	}
-	cons, err := s.opts.JS.CreateOrUpdateConsumer(ctx, spec.Stream, s.consumerConfig(spec))
+	_, err := s.opts.JS.CreateOrUpdateConsumer(ctx, spec.Stream, s.consumerConfig(spec))
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", spec.Name, spec.Stream, err)
 	}
-	if err := s.startWorker(ctx, spec, cons); err != nil {
+	if err := s.startWorker(ctx, spec); err != nil {
 		return err
 	}
 	if b, err := json.Marshal(spec); err == nil {
@@ -236,8 +111,9 @@ func (s *Service) ensureWorker(ctx context.Context, spec consumerSpec, force boo
 	return nil
 }
 
-// startWorker pulls cons on this node unless it already does.
-func (s *Service) startWorker(ctx context.Context, spec consumerSpec, cons jetstream.Consumer) error {
+// startWorker pulls spec's consumer (which exists) on this node unless it
+// already does.
+func (s *Service) startWorker(ctx context.Context, spec consumerSpec) error {
 	key := spec.Name + "@" + spec.Stream
 	conc := 1
 	if !spec.Ordered {
@@ -250,7 +126,7 @@ func (s *Service) startWorker(ctx context.Context, spec consumerSpec, cons jetst
 	if _, ok := s.consumers[key]; ok || s.closed {
 		return nil
 	}
-	w := newWorker(cons, conc)
+	w := newWorker(conc)
 	s.consumers[key] = w
 	go s.pull(w, spec, key)
 	return nil
@@ -267,7 +143,7 @@ func (s *Service) dropWorker(key string) {
 }
 
 // handle turns a message of spec's consumer into an envelope and runs it.
-func (s *Service) handle(spec consumerSpec, m jetstream.Msg) {
+func (s *Service) handle(spec consumerSpec, m delivery) {
 	var env envelope
 	if spec.Topic == "" {
 		if err := json.Unmarshal(m.Data(), &env); err != nil {
@@ -295,11 +171,10 @@ func (s *Service) startConsumers(ctx context.Context) error {
 		if json.Unmarshal(m.Data, &spec) != nil {
 			return
 		}
-		cons, err := s.opts.JS.Consumer(s.ctx, spec.Stream, spec.Name)
-		if err != nil {
+		if _, err := s.opts.JS.Consumer(s.ctx, spec.Stream, spec.Name); err != nil {
 			return
 		}
-		if err := s.startWorker(s.ctx, spec, cons); err != nil {
+		if err := s.startWorker(s.ctx, spec); err != nil {
 			s.log.Warn("pull consumer announced by another node", "consumer", spec.Name, "err", err)
 		}
 	})
@@ -333,11 +208,13 @@ func (s *Service) startConsumers(ctx context.Context) error {
 			if spec.Function == "" {
 				continue // not one of ours
 			}
-			cons, err := st.Consumer(ctx, info.Name)
-			if err != nil {
-				return fmt.Errorf("consumer %s on %s: %w", info.Name, name, err)
+			if spec.Topic == "" {
+				// A queue's filter may predate the per-invocation subjects.
+				if _, err := s.opts.JS.CreateOrUpdateConsumer(ctx, name, s.consumerConfig(spec)); err != nil {
+					return fmt.Errorf("consumer %s on %s: %w", info.Name, name, err)
+				}
 			}
-			if err := s.startWorker(ctx, spec, cons); err != nil {
+			if err := s.startWorker(ctx, spec); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,239 @@
+package async
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// worker pulls one consumer on this node with bounded concurrency.
+//
+// It sends its own pull requests rather than use jetstream's Consume:
+// Consume asks for more messages from its callback, and skips asking while
+// its previous pull request is still being written to the connection; when
+// the message whose callback skipped was the last one anyone asked for,
+// nothing asks again until its missed-heartbeat timer fires, 30 s later,
+// and queued invocations sit in the stream meanwhile (docs/async.md, "The
+// 30 s stall"). Fetch, which has no such race, subscribes and unsubscribes
+// an inbox per request, which costs more than the invocation's own work.
+//
+// Here one loop owns one inbox and every pull request: each request
+// reserves the slots it asks for, each message that arrives takes one and
+// runs at once, and the server's word that a request ended (408, with how
+// many messages it did not send) hands the rest back. Nothing is counted
+// twice or lost, so the loop always knows whether to ask again.
+type worker struct {
+	sem   chan struct{} // a token per slot reserved: running, or asked for
+	freed chan struct{} // a slot came free (capacity 1: a doorbell)
+	done  chan struct{} // closed by stop
+
+	pulled chan struct{} // closed when the pull loop has returned
+	once   sync.Once
+	wg     sync.WaitGroup // invocations running; Add only from the pull loop
+}
+
+func newWorker(concurrency int) *worker {
+	return &worker{sem: make(chan struct{}, concurrency), freed: make(chan struct{}, 1),
+		done: make(chan struct{}), pulled: make(chan struct{})}
+}
+
+// reserveFree takes every free slot and returns how many.
+func (w *worker) reserveFree() int {
+	n := 0
+	for {
+		select {
+		case w.sem <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+}
+
+func (w *worker) release(n int) {
+	for range n {
+		<-w.sem
+	}
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends pulling and waits for the invocations in flight. Messages that
+// arrive for requests still open are handed back (nak), so they run again
+// at once elsewhere or after a restart instead of waiting out their ack
+// deadline.
+func (w *worker) stop() {
+	w.once.Do(func() { close(w.done) })
+	<-w.pulled
+	w.wg.Wait()
+}
+
+const (
+	// pullExpiry bounds how long one pull request waits on an empty queue:
+	// an idle consumer costs one request per pullExpiry per node.
+	pullExpiry = 10 * time.Second
+	// pullLost: a request unanswered this long after its expiry was lost
+	// (a reconnect); its slots are taken back and asked for again.
+	pullLost = pullExpiry + 5*time.Second
+)
+
+// pull is a worker's loop (see worker).
+func (s *Service) pull(w *worker, spec consumerSpec, key string) {
+	defer close(w.pulled)
+	conc := cap(w.sem)
+	// At most conc messages and one status per request (each asks for at
+	// least one message) are ever on their way, so the channel never
+	// fills and the client never drops a message as a slow consumer.
+	inbox := s.opts.Conn.NewInbox()
+	msgs := make(chan *nats.Msg, 2*conc+64)
+	sub, err := s.opts.Conn.ChanSubscribe(inbox, msgs)
+	if err != nil {
+		s.log.Error("pull consumer: subscribe", "consumer", key, "err", err)
+		go s.dropWorker(key)
+		return
+	}
+	defer func() {
+		_ = sub.Unsubscribe()
+		for {
+			select {
+			case m := <-msgs:
+				if !isStatus(m) {
+					_ = m.Nak()
+				}
+			default:
+				return
+			}
+		}
+	}()
+	subject := "$JS.API.CONSUMER.MSG.NEXT." + spec.Stream + "." + spec.Name
+	request := func(n int) []byte {
+		return []byte(`{"batch":` + strconv.Itoa(n) + `,"expires":` + strconv.FormatInt(int64(pullExpiry), 10) + `}`)
+	}
+	// The server expires requests by its own wall clock, so the watch for
+	// lost ones uses real time, not the service's Clock.
+	tick := time.NewTicker(pullExpiry)
+	defer tick.Stop()
+
+	outstanding := 0 // messages asked for and neither received nor given up by the server
+	heard := time.Now()
+	for {
+		// Ask for the free slots, in one request when the previous ones
+		// are answered or when half the slots are free, so that a busy
+		// queue costs about one request per conc/2 invocations.
+		if free := conc - len(w.sem); free > 0 && (outstanding == 0 || 2*free >= conc) {
+			if n := w.reserveFree(); n > 0 {
+				if err := s.opts.Conn.PublishRequest(subject, inbox, request(n)); err != nil {
+					w.release(n)
+					s.log.Debug("pull request", "consumer", key, "err", err)
+				} else {
+					if outstanding == 0 {
+						heard = time.Now()
+					}
+					outstanding += n
+				}
+			}
+		}
+		select {
+		case <-w.done:
+			w.release(outstanding)
+			return
+		case <-w.freed:
+		case <-tick.C:
+			if outstanding > 0 && time.Since(heard) > pullLost {
+				s.log.Debug("pull requests unanswered; asking again", "consumer", key, "messages", outstanding)
+				w.release(outstanding)
+				outstanding = 0
+			}
+		case m := <-msgs:
+			heard = time.Now()
+			if isStatus(m) {
+				gone, n := s.pullStatus(m)
+				if gone {
+					w.release(outstanding)
+					go s.dropWorker(key) // stop waits for this loop to return
+					return
+				}
+				n = min(n, outstanding)
+				outstanding -= n
+				w.release(n)
+				continue
+			}
+			if outstanding == 0 {
+				// From a request given up as lost: no slot is reserved for it.
+				_ = m.Nak()
+				continue
+			}
+			outstanding--
+			w.wg.Add(1)
+			go func() {
+				defer w.release(1)
+				defer w.wg.Done()
+				s.handle(spec, natsDelivery{m})
+			}()
+		}
+	}
+}
+
+// isStatus tells a server status (408 request expired, 409, 100 idle
+// heartbeat, 503 no responders) from a message of the stream.
+func isStatus(m *nats.Msg) bool {
+	return len(m.Data) == 0 && m.Header.Get("Status") != ""
+}
+
+// pullStatus reads a status answering a pull request: whether the consumer
+// is gone, and how many of the messages asked for will not come.
+func (s *Service) pullStatus(m *nats.Msg) (gone bool, notComing int) {
+	status, desc := m.Header.Get("Status"), m.Header.Get("Description")
+	switch {
+	case status == "503": // no responders: the consumer no longer exists
+		return true, 0
+	case status == "409" && desc == "Consumer Deleted":
+		return true, 0
+	case status == "100":
+		return false, 0
+	}
+	n, err := strconv.Atoi(m.Header.Get("Nats-Pending-Messages"))
+	if err != nil {
+		// A refusal without counts (409 Exceeded MaxWaiting): the slots
+		// come back when the request is given up as lost.
+		s.log.Debug("pull request refused", "status", status, "description", desc)
+		return false, 0
+	}
+	return false, n
+}
+
+// delivery is one message of a consumer, as process settles it.
+type delivery interface {
+	Data() []byte
+	Headers() nats.Header
+	// NumDelivered counts this delivery: 1 the first time.
+	NumDelivered() uint64
+	Ack() error
+	Nak() error
+	NakWithDelay(time.Duration) error
+	InProgress() error
+	Term() error
+}
+
+// natsDelivery is a message pulled into a worker's inbox; its reply subject
+// is the JetStream ack subject.
+type natsDelivery struct{ m *nats.Msg }
+
+func (d natsDelivery) Data() []byte         { return d.m.Data }
+func (d natsDelivery) Headers() nats.Header { return d.m.Header }
+func (d natsDelivery) NumDelivered() uint64 {
+	md, err := d.m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return md.NumDelivered
+}
+func (d natsDelivery) Ack() error                             { return d.m.Ack() }
+func (d natsDelivery) Nak() error                             { return d.m.Nak() }
+func (d natsDelivery) NakWithDelay(delay time.Duration) error { return d.m.NakWithDelay(delay) }
+func (d natsDelivery) InProgress() error                      { return d.m.InProgress() }
+func (d natsDelivery) Term() error                            { return d.m.Term() }
