@@ -500,6 +500,41 @@ func (d *Dispatcher) PoolGauges() []telemetry.PoolGauge {
 	return out
 }
 
+// FunctionPoolGauges reports pool sizes per function, each the sum over
+// its active version and those still draining (Version is the newest), for
+// views that follow a function across deploys (the dashboard).
+func (d *Dispatcher) FunctionPoolGauges() []telemetry.PoolGauge {
+	byVersion := d.PoolGauges()
+	out := make([]telemetry.PoolGauge, 0, len(byVersion))
+	at := make(map[string]int, len(byVersion))
+	for _, g := range byVersion {
+		i, seen := at[g.Function]
+		if !seen {
+			at[g.Function] = len(out)
+			out = append(out, g)
+			continue
+		}
+		sum := &out[i]
+		sum.Version = max(sum.Version, g.Version)
+		sum.Idle += g.Idle
+		sum.Busy += g.Busy
+		sum.Wait += g.Wait
+		sum.Provisioned += g.Provisioned
+		sum.MemoryBytes += g.MemoryBytes
+		sum.Prewarms += g.Prewarms
+		sum.PrewarmsUsed += g.PrewarmsUsed
+		evicted := make(map[string]int64, len(sum.Evicted))
+		for k, v := range sum.Evicted {
+			evicted[k] = v
+		}
+		for k, v := range g.Evicted {
+			evicted[k] += v
+		}
+		sum.Evicted = evicted
+	}
+	return out
+}
+
 // gaugeOf reads one pool. A draining pool keeps no instances for min_warm:
 // each one goes when its invocation ends.
 func gaugeOf(a *active, draining bool) telemetry.PoolGauge {

@@ -120,41 +120,55 @@ func TestVersionSeries(t *testing.T) {
 	tests := []struct {
 		name string
 		// run deploys and invokes; then every replaced version has retired.
-		run  func(t *testing.T, d *Dispatcher)
+		run  func(t *testing.T, d *Dispatcher, gate chan struct{})
 		want map[string]float64 // hearth_invocations_total, but its zeros
 	}{
-		{"one version", func(t *testing.T, d *Dispatcher) {
+		{"one version", func(t *testing.T, d *Dispatcher, _ chan struct{}) {
 			activate(t, d, "f", 1)
 			invoke(t, d, "f", "a")
 			invoke(t, d, "f", "b")
 		}, map[string]float64{"function=f,outcome=success,version=1": 2}},
-		{"a redeploy drops the old version", func(t *testing.T, d *Dispatcher) {
+		{"a redeploy drops the old version", func(t *testing.T, d *Dispatcher, _ chan struct{}) {
 			activate(t, d, "f", 1)
 			invoke(t, d, "f", "a")
 			activate(t, d, "f", 2)
 			invoke(t, d, "f", "b")
 		}, map[string]float64{"function=f,outcome=success,version=2": 1}},
-		{"a delete drops every series", func(t *testing.T, d *Dispatcher) {
+		{"a delete drops every series", func(t *testing.T, d *Dispatcher, _ chan struct{}) {
 			activate(t, d, "f", 1)
 			activate(t, d, "g", 1)
 			invoke(t, d, "f", "a")
 			invoke(t, d, "g", "a")
 			d.Deactivate("f")
 		}, map[string]float64{"function=g,outcome=success,version=1": 1}},
-		{"the same version deployed again keeps its series", func(t *testing.T, d *Dispatcher) {
+		{"the same version deployed again while draining keeps its series", func(t *testing.T, d *Dispatcher, gate chan struct{}) {
 			activate(t, d, "f", 1)
 			invoke(t, d, "f", "a")
+			// An invocation in flight keeps the deleted v1 draining while
+			// v1 serves again.
+			done := make(chan error, 1)
+			go func() {
+				_, err := d.Invoke(context.Background(), "f", hrt.Request{Body: []byte("wait")})
+				done <- err
+			}()
+			for busy(d.PoolGauges(), 1) != 1 {
+				runtime.Gosched()
+			}
 			d.Deactivate("f")
 			activate(t, d, "f", 1)
+			close(gate)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
 			waitRetired(t, d)
 			invoke(t, d, "f", "b")
-		}, map[string]float64{"function=f,outcome=success,version=1": 2}},
+		}, map[string]float64{"function=f,outcome=success,version=1": 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := telemetry.NewMetrics(nil)
-			d, _ := newTestDispatcher(t, m)
-			tt.run(t, d)
+			d, gate := newTestDispatcher(t, m)
+			tt.run(t, d, gate)
 			waitRetired(t, d)
 			all := series(t, m.Invocations)
 			got := map[string]float64{} // outcomes that happened
@@ -229,6 +243,9 @@ func TestDrainingVersion(t *testing.T) {
 	}
 	if d.Retiring() != 1 {
 		t.Fatalf("%d versions retiring, want 1", d.Retiring())
+	}
+	if fg := d.FunctionPoolGauges(); len(fg) != 1 || fg[0].Version != 2 || fg[0].Busy != 1 || fg[0].Idle < 1 {
+		t.Fatalf("per-function gauges while v1 drains: %+v", fg)
 	}
 	close(gate)
 	if err := <-done; err != nil {

@@ -169,7 +169,7 @@ func (n *Node) start(ctx context.Context) error {
 			if n.dispatcher == nil {
 				return nil
 			}
-			return n.dispatcher.PoolGauges()
+			return n.dispatcher.FunctionPoolGauges()
 		}})
 	n.closers = append(n.closers, func(context.Context) error { n.dashboard.Close(); return nil })
 	dopts := invoke.Options{Runtimes: runtimes, Clock: cfg.Clock, Logger: cfg.Logger,
