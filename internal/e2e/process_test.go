@@ -555,7 +555,7 @@ func TestProcessPoolSemantics(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if want := `hearth_instances{function="warm",state="idle"} 2`; !bytes.Contains(metrics, []byte(want)) {
+	if want := `hearth_instances{function="warm",state="idle",version="1"} 2`; !bytes.Contains(metrics, []byte(want)) {
 		t.Fatalf("metrics lack %s:\n%s", want, grepLines(metrics, "hearth_instances"))
 	}
 }
