@@ -127,12 +127,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := s.cfg.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := s.cfg.Tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+	ctx, span := s.cfg.Tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
+	// Attributes of a span the sampler dropped would be built for nothing,
+	// on every request of the hot path.
+	recording := span.IsRecording()
+	if recording {
+		span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path))
+	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(ctx)
 	s.mux.ServeHTTP(sw, r)
+	if !recording {
+		return
+	}
 	if r.Pattern != "" {
 		span.SetName(r.Pattern)
 	}
