@@ -219,3 +219,50 @@ func TestResetConcurrent(t *testing.T) {
 		t.Fatal(e)
 	}
 }
+
+// BenchmarkImageReset times a reset of a 14 MiB image whose every page was
+// read and 100 of whose pages (64 in a run, 36 scattered) are written
+// between resets, as a request of the bench's 10 MB guest does: with write
+// tracking and with the scan for private pages.
+func BenchmarkImageReset(b *testing.B) {
+	ps := os.Getpagesize()
+	pages := (14 << 20) / ps
+	written := make([]int, 0, 100)
+	for p := range 64 {
+		written = append(written, 1000+p)
+	}
+	for p := range 36 {
+		written = append(written, (p*977+13)%pages)
+	}
+	for _, tracked := range []bool{true, false} {
+		b.Run(map[bool]string{true: "tracked", false: "scan"}[tracked], func(b *testing.B) {
+			m, err := newMemoryImage(bytes.Repeat([]byte{0xa5}, pages*ps))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.close()
+			m.trackOff.Store(!tracked)
+			mem, err := m.restore(64 << 20)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer mem.Free()
+			sum := byte(0)
+			for i := 0; i < len(mem.buf); i += ps {
+				sum += mem.buf[i]
+			}
+			copied := 0
+			for i := 0; b.Loop(); i++ {
+				for _, p := range written {
+					mem.buf[p*ps] = byte(i) | 1
+				}
+				n, err := m.reset(mem)
+				if err != nil {
+					b.Fatal(err)
+				}
+				copied = n
+			}
+			b.ReportMetric(float64(copied), "pages/reset")
+		})
+	}
+}
