@@ -116,6 +116,10 @@ func (c HistogramConfig) withDefaults() HistogramConfig {
 	return c
 }
 
+// restartDelay is how long after releasing its scale-out instances the
+// histogram policy starts the one it keeps for the application's window.
+const restartDelay = time.Second
+
 // NewHistogram returns a hybrid histogram policy.
 func NewHistogram(cfg HistogramConfig) *Histogram {
 	cfg = cfg.withDefaults()
@@ -152,9 +156,10 @@ func (h *Histogram) Observe(inv Invocation) {
 //
 // When the last invocation completes with several instances idle and the
 // window keeps them longer than ScaleOut, all are kept for ScaleOut and, when
-// that ends, one instance is started again for the rest of the window: the
-// interface has no "keep one of these", and the memory-time is the same as
-// keeping one throughout.
+// that ends, all are released and one is started again a second later for
+// the rest of the window: the interface has no "keep one of these", and the
+// memory-time is that of keeping one throughout. (A pre-warm, rather than a
+// keep-alive with Warm 1, because a pre-warm releases the others for sure.)
 func (h *Histogram) Decide(now time.Time, s State) Decision {
 	h.clock.decide(now, s)
 	if s.Expired {
@@ -163,7 +168,10 @@ func (h *Histogram) Decide(now time.Time, s State) Decision {
 		if !end.After(now) || s.Busy > 0 {
 			return Decision{}
 		}
-		return Decision{KeepAlive: end.Sub(now), Warm: 1}
+		if end.Sub(now) <= restartDelay {
+			return Decision{}
+		}
+		return Decision{PreWarm: restartDelay, KeepAlive: end.Sub(now) - restartDelay, Warm: 1}
 	}
 	h.resume = time.Time{}
 	d := h.window()

@@ -106,7 +106,8 @@ func near(a, b Decision) bool {
 
 // TestHistogramKeepsOneInstanceForTheWindow checks that when the last
 // invocation completes with several instances idle, only one is kept for the
-// application's window: all for the standard keep-alive, then one again.
+// application's window: all for the standard keep-alive, then one again,
+// started a second after the others are released.
 func TestHistogramKeepsOneInstanceForTheWindow(t *testing.T) {
 	const m = time.Minute
 	d := &driver{p: NewHistogram(HistogramConfig{}), now: t0}
@@ -117,7 +118,7 @@ func TestHistogramKeepsOneInstanceForTheWindow(t *testing.T) {
 		want  Decision
 	}{
 		{0, State{Idle: 3}, Decision{KeepAlive: 10 * m}},
-		{10 * m, State{Expired: true}, Decision{KeepAlive: 4*time.Hour - 10*m, Warm: 1}},
+		{10 * m, State{Expired: true}, Decision{PreWarm: time.Second, KeepAlive: 4*time.Hour - 10*m - time.Second, Warm: 1}},
 		{4*time.Hour - 10*m, State{Expired: true}, Decision{}},
 	}
 	for i, st := range steps {
