@@ -13,7 +13,9 @@ import (
 // the only sign is that a written page is a private anonymous copy rather
 // than the image's page, and telling those apart (PAGEMAP_SCAN's
 // PAGE_IS_FILE) makes the kernel look at the page structure of every
-// present page: ~25 ns each, 0.1 ms for a 10 MiB image, 0.7 ms for 100 MiB.
+// present page: ~25 ns each between real requests, whose work leaves those
+// structures out of the CPU's caches; 0.1 ms for a 10 MiB image, 0.7 ms
+// for 100 MiB (hearth bench coldstart).
 //
 // userfaultfd's asynchronous write-protection (UFFD_FEATURE_WP_ASYNC,
 // Linux 6.7) records writes in the page table entries themselves: a range
