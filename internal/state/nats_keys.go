@@ -22,6 +22,15 @@ func natsKeyByteOK(c byte) bool {
 }
 
 func encodeNATSKey(key string) string {
+	// Most keys need no escape: return them as they are, without a copy
+	// (every Get and Set encodes its key).
+	clean := true
+	for i := 0; i < len(key) && clean; i++ {
+		clean = natsKeyByteOK(key[i])
+	}
+	if clean {
+		return key
+	}
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(key))
