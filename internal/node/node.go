@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hearth-sh/hearth/internal/api"
 	"github.com/hearth-sh/hearth/internal/api/asyncapi"
 	"github.com/hearth-sh/hearth/internal/api/lambdaapi"
@@ -188,12 +190,20 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	// After restore, so that resumed Tasks find their functions active.
-	n.workflows, err = engine.New(ctx, engine.Options{JS: bb.JS, Invoker: n, Clock: cfg.Clock, Logger: cfg.Logger})
+	// The engine and the async service register their own metrics; with
+	// telemetry off they count nothing (the tracer is a no-op then).
+	var registry interface{ Register(prometheus.Collector) }
+	if !cfg.TelemetryOff {
+		registry = n.metrics
+	}
+	n.workflows, err = engine.New(ctx, engine.Options{JS: bb.JS, Invoker: n, Clock: cfg.Clock, Logger: cfg.Logger,
+		Tracer: n.tracing.Tracer, Propagator: n.tracing.Propagator, Metrics: registry})
 	if err != nil {
 		return fmt.Errorf("workflow engine: %w", err)
 	}
 	n.async, err = async.New(ctx, async.Options{JS: bb.JS, Conn: bb.Conn, Invoker: n, Functions: n.registry,
-		Clock: cfg.Clock, Logger: cfg.Logger, NodeID: nodeID(cfg)})
+		Clock: cfg.Clock, Logger: cfg.Logger, NodeID: nodeID(cfg),
+		Tracer: n.tracing.Tracer, Propagator: n.tracing.Propagator, Metrics: registry})
 	if err != nil {
 		return fmt.Errorf("async service: %w", err)
 	}
