@@ -14,7 +14,7 @@ if ((${#need[@]})) && [ "$(id -u)" = 0 ]; then
 fi
 # shellcheck source=services.sh
 source .ci/services.sh
-# Chromium and playwright-core for the dashboard's browser test.
+# Chromium for the dashboard's browser test.
 bash .ci/browser.sh
 
 go mod download
