@@ -89,9 +89,12 @@ type Pool struct {
 	// re-arms itself when it fires early).
 	windowEnd   time.Time
 	windowTimer clock.Timer
-	prewarm     clock.Timer // a pending pre-warm; nil if none
-	stats       Stats
-	drained     chan struct{} // closed when a closed pool has no live instances
+	// windowGen tells a window timer that fired after the window was closed
+	// another way (by the reaper) that it is stale.
+	windowGen uint64
+	prewarm   clock.Timer // a pending pre-warm; nil if none
+	stats     Stats
+	drained   chan struct{} // closed when a closed pool has no live instances
 }
 
 type entry struct {
@@ -310,11 +313,28 @@ func (p *Pool) decideLocked(expired bool) {
 		p.prewarm = nil
 	}
 	if d.PreWarm <= 0 {
-		for _, e := range p.idle {
-			e.expiresAt = e.idleSince.Add(d.KeepAlive)
+		// After an expired window the idle instances were released
+		// (windowClosed); the ones this decision wants warm are taken back,
+		// newest first, as if started now, instead of being destroyed and
+		// started again. Otherwise each keeps its own time from its last use.
+		reuse := len(p.idle)
+		if expired {
+			reuse = min(reuse, max(d.Warm-(p.live-len(p.idle)), 0))
+		}
+		for i := len(p.idle) - 1; i >= 0; i-- {
+			e := p.idle[i]
+			switch {
+			case !expired:
+				e.expiresAt = e.idleSince.Add(d.KeepAlive)
+			case reuse > 0 && d.KeepAlive > 0:
+				e.expiresAt = now.Add(d.KeepAlive)
+				reuse--
+			}
 		}
 		p.rearmReaperLocked()
-		p.startWarmLocked(d.Warm, d.KeepAlive)
+		if d.KeepAlive > 0 { // an instance kept for no time would go at once
+			p.startWarmLocked(d.Warm, d.KeepAlive)
+		}
 	} else {
 		for _, e := range p.idle {
 			e.expiresAt = now // released now; the reaper keeps MinWarm
@@ -333,24 +353,39 @@ func (p *Pool) decideLocked(expired bool) {
 	}
 	p.windowEnd = d.WindowEnd(now)
 	if p.windowTimer == nil {
-		p.windowTimer = p.clock.AfterFunc(p.windowEnd.Sub(now), p.windowClosed)
+		p.armWindowLocked(now)
 	}
 }
 
 // windowClosed runs when the policy's window may have ended. A later
 // decision may have moved the end; then it waits again.
-func (p *Pool) windowClosed() {
+func (p *Pool) windowClosed(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if gen != p.windowGen {
+		return
+	}
 	p.windowTimer = nil
 	if p.closed {
 		return
 	}
 	now := p.clock.Now()
 	if now.Before(p.windowEnd) {
-		p.windowTimer = p.clock.AfterFunc(p.windowEnd.Sub(now), p.windowClosed)
+		p.armWindowLocked(now)
 		return
 	}
+	p.closeWindowLocked(now)
+}
+
+func (p *Pool) armWindowLocked(now time.Time) {
+	p.windowGen++
+	gen := p.windowGen
+	p.windowTimer = p.clock.AfterFunc(p.windowEnd.Sub(now), func() { p.windowClosed(gen) })
+}
+
+// closeWindowLocked releases the idle instances at the end of a window and
+// asks the policy again.
+func (p *Pool) closeWindowLocked(now time.Time) {
 	for _, e := range p.idle {
 		if e.expiresAt.After(now) {
 			e.expiresAt = now
@@ -408,6 +443,15 @@ func (p *Pool) reap() {
 	p.mu.Lock()
 	p.reaper = nil
 	now := p.clock.Now()
+	// A window that ends now is closed first: its decision may keep the
+	// instances whose keep-alive ends at the same moment, and it must not
+	// depend on which of the two timers fires first.
+	if p.windowTimer != nil && !now.Before(p.windowEnd) {
+		p.windowTimer.Stop()
+		p.windowTimer = nil
+		p.windowGen++ // in case it fired and waits for the lock
+		p.closeWindowLocked(now)
+	}
 	var expired []*entry
 	kept := p.idle[:0]
 	for _, e := range p.idle {

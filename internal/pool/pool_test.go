@@ -289,3 +289,57 @@ func TestPolicyPrewarmsPeriodicFunction(t *testing.T) {
 		})
 	}
 }
+
+// scripted answers Decide with one decision while a window is open and
+// another once it expired.
+type scripted struct{ open, expired policy.Decision }
+
+func (s scripted) Observe(policy.Invocation) {}
+func (s scripted) Decide(_ time.Time, st policy.State) policy.Decision {
+	if st.Expired {
+		return s.expired
+	}
+	return s.open
+}
+
+// TestExpiredWindowDecision: when a window closes, the idle instances are
+// released, and the next decision takes back as many as it wants warm
+// (kept from now, not restarted) or none; a decision that keeps nothing
+// for any time starts nothing, whatever its Warm.
+func TestExpiredWindowDecision(t *testing.T) {
+	tests := []struct {
+		name    string
+		expired policy.Decision
+		// idle after the window closed, and after a further 10 minutes (when
+		// the policy, asked again, wants the same again).
+		wantIdle, wantIdleLater int
+	}{
+		{"keep one of two", policy.Decision{KeepAlive: 10 * time.Minute, Warm: 1}, 1, 1},
+		{"keep none", policy.Decision{KeepAlive: 10 * time.Minute}, 0, 0},
+		{"warm more than exist", policy.Decision{KeepAlive: 10 * time.Minute, Warm: 2}, 2, 2},
+		{"empty window", policy.Decision{Warm: 3}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _, clk := newTestPool(t, Config{Concurrency: 2, QueueSize: 1, QueueTimeout: time.Second,
+				Policy: scripted{open: policy.Decision{KeepAlive: time.Minute}, expired: tt.expired}})
+			a, b := mustAcquire(t, p), mustAcquire(t, p)
+			a.Release()
+			b.Release()
+			clk.Advance(time.Minute)
+			eventually(t, "the window to close", func() bool { return p.Stats().Idle == tt.wantIdle })
+			if s := p.Stats(); s.Prewarms != 0 || s.Spawning != 0 {
+				t.Fatalf("after the window: %+v, want no instance started", s)
+			}
+			clk.Advance(10*time.Minute - time.Second)
+			if s := p.Stats(); s.Idle != tt.wantIdle {
+				t.Fatalf("1 s before the new keep-alive ends: %+v, want %d idle", s, tt.wantIdle)
+			}
+			clk.Advance(time.Second)
+			eventually(t, "the next window", func() bool { return p.Stats().Idle == tt.wantIdleLater })
+			if s := p.Stats(); s.Prewarms != 0 || s.Evicted["keepalive"] != int64(2-tt.wantIdle) {
+				t.Fatalf("after the next window: %+v, want no instance started and %d evicted", s, 2-tt.wantIdle)
+			}
+		})
+	}
+}
