@@ -26,6 +26,7 @@
 package process
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +64,9 @@ type Config struct {
 	// Lambda's default ephemeral storage). The pages count against the
 	// instance's memory limit.
 	TmpBytes int64
+	// SpareSandboxes is how many sandboxes (namespaces, root, loopback) are
+	// kept built ahead of cold starts; 0 means 2, negative means none.
+	SpareSandboxes int
 	// InitTimeout bounds a cold start: from exec until the guest waits on
 	// its first /invocation/next (default 10 s, as Lambda's init limit).
 	InitTimeout time.Duration
@@ -100,8 +104,9 @@ type Runtime struct {
 	clock     clock.Clock
 	sandbox   Sandbox
 	cgroups   *cgroups
-	codeRoot  string // unpacked packages, by digest
-	rootMount string // where each sandbox mounts its root (in its own mount namespace)
+	codeRoot  string          // unpacked packages, by digest
+	rootMount string          // where each sandbox mounts its root (in its own mount namespace)
+	spares    *spareSandboxes // nil without namespaces
 	seq       atomic.Uint64
 
 	unpackMu sync.Mutex // one unpack at a time: deploys are rare, races are not worth it
@@ -150,6 +155,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		r.sandbox.NamespacesReason = err.Error()
 	} else {
 		r.sandbox.Namespaces = true
+		if cfg.SpareSandboxes >= 0 {
+			r.spares = newSpareSandboxes(r.rootMount, cfg.Network, cfg.TmpBytes, cmp.Or(cfg.SpareSandboxes, 2), r.log)
+		}
 	}
 	cg, reason := detectCgroups()
 	r.cgroups = cg
@@ -229,6 +237,7 @@ func (r *Runtime) prepare(spec runtime.Spec, art runtime.Artifact) (*Template, e
 // Close kills every process still running and removes the runtime's
 // cgroups. Unpacked packages stay for the next start.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.spares.close()
 	r.mu.Lock()
 	r.closed = true
 	procs := make([]*proc, 0, len(r.procs))

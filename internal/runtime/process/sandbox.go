@@ -49,7 +49,8 @@ type sandboxConf struct {
 }
 
 // launch starts cmd in a sandbox and opens the Runtime API listener the
-// guest will dial.
+// guest will dial. A sandboxed launch takes a spare sandbox when one is
+// ready, and builds its own otherwise.
 //
 // # Notes
 //
@@ -61,16 +62,32 @@ type sandboxConf struct {
 // the forking thread, fires only when hearth lets go), and then dies with
 // its goroutine, taking its namespaces with it. No other goroutine ever runs
 // on it.
-func launch(cmd *exec.Cmd, sc sandboxConf, rootMount string) (*launched, error) {
+func (r *Runtime) launch(cmd *exec.Cmd, sc sandboxConf) (*launched, error) {
+	release := make(chan struct{})
+	if sc.isolate {
+		if sp := r.spares.take(); sp != nil {
+			ln, err := sp.launch(cmd, sc, release)
+			if err != nil {
+				return nil, err
+			}
+			return &launched{ln: ln, release: release}, nil
+		}
+	}
 	type result struct {
 		ln  net.Listener
 		err error
 	}
 	done := make(chan result, 1)
-	release := make(chan struct{})
 	go func() {
 		goruntime.LockOSThread()
-		ln, err := startOnThread(cmd, sc, rootMount)
+		var ln net.Listener
+		var err error
+		if sc.isolate {
+			err = prepareSandbox(r.rootMount, sc.network, sc.tmpSize)
+		}
+		if err == nil {
+			ln, err = startOnThread(cmd, sc, r.rootMount)
+		}
 		done <- result{ln, err}
 		if err != nil {
 			return
@@ -84,28 +101,44 @@ func launch(cmd *exec.Cmd, sc sandboxConf, rootMount string) (*launched, error) 
 	return &launched{ln: res.ln, release: release}, nil
 }
 
+// prepareSandbox gives the calling (locked) thread its own mount, UTS, IPC
+// and, unless network is shared, network namespaces, with the guest's root
+// built at rootMount and the loopback up: everything of a sandbox that does
+// not depend on the function.
+func prepareSandbox(rootMount string, network bool, tmpSize int64) error {
+	flags := unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if !network {
+		flags |= unix.CLONE_NEWNET
+	}
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("sandbox: unshare namespaces: %w", err)
+	}
+	if err := unix.Sethostname([]byte("hearth")); err != nil {
+		return fmt.Errorf("sandbox: set host name: %w", err)
+	}
+	if err := buildRoot(rootMount, tmpSize); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if !network {
+		if err := loopbackUp(); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// startOnThread binds the package into a prepared sandbox (when isolated),
+// opens the Runtime API listener and forks the guest, all from the calling
+// thread, whose namespaces the guest inherits.
 func startOnThread(cmd *exec.Cmd, sc sandboxConf, rootMount string) (net.Listener, error) {
 	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.SysProcAttr = attr
 	addr := "127.0.0.1:0"
 	if sc.isolate {
-		flags := unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-		if !sc.network {
-			flags |= unix.CLONE_NEWNET
-		}
-		if err := unix.Unshare(flags); err != nil {
-			return nil, fmt.Errorf("sandbox: unshare namespaces: %w", err)
-		}
-		if err := unix.Sethostname([]byte("hearth")); err != nil {
-			return nil, fmt.Errorf("sandbox: set host name: %w", err)
-		}
-		if err := buildRoot(rootMount, sc.codeDir, sc.tmpSize); err != nil {
+		if err := bindReadOnly(sc.codeDir, filepath.Join(rootMount, taskRoot)); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 		if !sc.network {
-			if err := loopbackUp(); err != nil {
-				return nil, fmt.Errorf("sandbox: %w", err)
-			}
 			addr = sandboxAPIAddr
 		}
 		attr.Cloneflags = unix.CLONE_NEWPID
@@ -150,10 +183,10 @@ func startOnThread(cmd *exec.Cmd, sc sandboxConf, rootMount string) (net.Listene
 }
 
 // buildRoot mounts a fresh tmpfs at root (in this thread's private mount
-// namespace) and fills it: the host's system directories read-only, the
-// package read-only at /var/task, a private size-bounded /tmp, a minimal
+// namespace) and fills it: the host's system directories read-only, an
+// empty /var/task for the package, a private size-bounded /tmp, a minimal
 // /dev and a /proc that shows only the guest's own processes.
-func buildRoot(root, codeDir string, tmpSize int64) error {
+func buildRoot(root string, tmpSize int64) error {
 	// Nothing mounted here may reach the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
@@ -180,7 +213,9 @@ func buildRoot(root, codeDir string, tmpSize int64) error {
 			}
 		}
 	}
-	if err := bindReadOnly(codeDir, filepath.Join(root, taskRoot)); err != nil {
+	// The package is bound here at launch (startOnThread), so that a root
+	// can be built before anyone knows which function it is for.
+	if err := os.MkdirAll(filepath.Join(root, taskRoot), 0o755); err != nil {
 		return err
 	}
 	tmp := filepath.Join(root, "tmp")
@@ -287,15 +322,11 @@ func probeSandbox(rootMount, codeDir string) error {
 	done := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread() // never unlocked: the thread dies with its namespaces and mounts
-		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET); err != nil {
-			done <- fmt.Errorf("unshare namespaces: %w", err)
-			return
-		}
-		if err := buildRoot(rootMount, codeDir, 1<<20); err != nil {
+		if err := prepareSandbox(rootMount, false, 1<<20); err != nil {
 			done <- err
 			return
 		}
-		done <- loopbackUp()
+		done <- bindReadOnly(codeDir, filepath.Join(rootMount, taskRoot))
 	}()
 	return <-done
 }

@@ -115,7 +115,7 @@ func (t *Template) start(ctx context.Context) (*proc, runtime.Phases, error) {
 		p.abort()
 		return nil, phases, err
 	}
-	l, err := launch(cmd, sc, rt.rootMount)
+	l, err := rt.launch(cmd, sc)
 	p.closeChildEnds()
 	if err != nil {
 		p.abort()
