@@ -20,12 +20,19 @@ import (
 // an inbox per request, which costs more than the invocation's own work.
 //
 // Here one loop owns one inbox and every pull request: each request
-// reserves the slots it asks for, each message that arrives takes one and
-// runs at once, and the server's word that a request ended (408, with how
-// many messages it did not send) hands the rest back. Nothing is counted
-// twice or lost, so the loop always knows whether to ask again.
+// reserves the slots it asks for, each message that arrives takes one, and
+// the server's word that a request ended (408, with how many messages it
+// did not send) hands the rest back. Nothing is counted twice or lost, so
+// the loop always knows whether to ask again.
+//
+// A worker holds at most twice its concurrency: concurrency running and as
+// many waiting in memory to start the moment a slot frees (without them,
+// every completion would wait a round trip for the next message). A
+// waiting message's ack deadline is renewed every ackHeartbeat, so one that
+// waits behind long invocations is not delivered again meanwhile.
 type worker struct {
-	sem   chan struct{} // a token per slot reserved: running, or asked for
+	sem   chan struct{} // a token per message reserved: asked for, waiting or running
+	run   chan struct{} // a token per invocation running
 	freed chan struct{} // a slot came free (capacity 1: a doorbell)
 	done  chan struct{} // closed by stop
 
@@ -35,8 +42,8 @@ type worker struct {
 }
 
 func newWorker(concurrency int) *worker {
-	return &worker{sem: make(chan struct{}, concurrency), freed: make(chan struct{}, 1),
-		done: make(chan struct{}), pulled: make(chan struct{})}
+	return &worker{sem: make(chan struct{}, 2*concurrency), run: make(chan struct{}, concurrency),
+		freed: make(chan struct{}, 1), done: make(chan struct{}), pulled: make(chan struct{})}
 }
 
 // reserveFree takes every free slot and returns how many.
@@ -84,12 +91,12 @@ const (
 // pull is a worker's loop (see worker).
 func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 	defer close(w.pulled)
-	conc := cap(w.sem)
-	// At most conc messages and one status per request (each asks for at
+	held := cap(w.sem)
+	// At most held messages and one status per request (each asks for at
 	// least one message) are ever on their way, so the channel never
 	// fills and the client never drops a message as a slow consumer.
 	inbox := s.opts.Conn.NewInbox()
-	msgs := make(chan *nats.Msg, 2*conc+64)
+	msgs := make(chan *nats.Msg, 2*held+64)
 	sub, err := s.opts.Conn.ChanSubscribe(inbox, msgs)
 	if err != nil {
 		s.log.Error("pull consumer: subscribe", "consumer", key, "err", err)
@@ -113,18 +120,52 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 	request := func(n int) []byte {
 		return []byte(`{"batch":` + strconv.Itoa(n) + `,"expires":` + strconv.FormatInt(int64(pullExpiry), 10) + `}`)
 	}
-	// The server expires requests by its own wall clock, so the watch for
-	// lost ones uses real time, not the service's Clock.
-	tick := time.NewTicker(pullExpiry)
+	// The server expires requests and ack deadlines by its own wall clock,
+	// so the watch for lost requests and the renewal of waiting messages'
+	// deadlines use real time, not the service's Clock.
+	tick := time.NewTicker(ackHeartbeat)
 	defer tick.Stop()
+
+	type waitingMsg struct {
+		m     *nats.Msg
+		since time.Time // arrival, or the last renewal of its ack deadline
+	}
+	var waiting []waitingMsg // arrived, in order, not started
+	startWaiting := func() {
+		for len(waiting) > 0 {
+			select {
+			case w.run <- struct{}{}:
+			default:
+				return
+			}
+			m := waiting[0].m
+			waiting[0] = waitingMsg{}
+			waiting = waiting[1:]
+			w.wg.Add(1)
+			go func() {
+				defer func() {
+					w.wg.Done()
+					<-w.run
+					w.release(1) // rings the loop, which starts the next
+				}()
+				s.handle(spec, natsDelivery{m})
+			}()
+		}
+	}
+	defer func() {
+		for _, wm := range waiting {
+			_ = wm.m.Nak() // stopping: hand it back rather than wait for AckWait
+		}
+		w.release(len(waiting))
+	}()
 
 	outstanding := 0 // messages asked for and neither received nor given up by the server
 	heard := time.Now()
 	for {
 		// Ask for the free slots, in one request when the previous ones
 		// are answered or when half the slots are free, so that a busy
-		// queue costs about one request per conc/2 invocations.
-		if free := conc - len(w.sem); free > 0 && (outstanding == 0 || 2*free >= conc) {
+		// queue costs about one request per held/2 messages.
+		if free := held - len(w.sem); free > 0 && (outstanding == 0 || 2*free >= held) {
 			if n := w.reserveFree(); n > 0 {
 				if err := s.opts.Conn.PublishRequest(subject, inbox, request(n)); err != nil {
 					w.release(n)
@@ -142,11 +183,18 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 			w.release(outstanding)
 			return
 		case <-w.freed:
-		case <-tick.C:
-			if outstanding > 0 && time.Since(heard) > pullLost {
+			startWaiting()
+		case now := <-tick.C:
+			if outstanding > 0 && now.Sub(heard) > pullLost {
 				s.log.Debug("pull requests unanswered; asking again", "consumer", key, "messages", outstanding)
 				w.release(outstanding)
 				outstanding = 0
+			}
+			for i := range waiting {
+				if now.Sub(waiting[i].since) >= ackHeartbeat {
+					_ = waiting[i].m.InProgress()
+					waiting[i].since = now
+				}
 			}
 		case m := <-msgs:
 			heard = time.Now()
@@ -168,12 +216,8 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 				continue
 			}
 			outstanding--
-			w.wg.Add(1)
-			go func() {
-				defer w.release(1)
-				defer w.wg.Done()
-				s.handle(spec, natsDelivery{m})
-			}()
+			waiting = append(waiting, waitingMsg{m: m, since: heard})
+			startWaiting()
 		}
 	}
 }
