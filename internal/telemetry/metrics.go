@@ -5,6 +5,7 @@ package telemetry
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,7 @@ type Metrics struct {
 	// result (ok, error); StateLatency times them by backend and op.
 	StateOps     *prometheus.CounterVec
 	StateLatency *prometheus.HistogramVec
+	stateSeries  sync.Map // stateKey → *stateSeries
 }
 
 // PoolGauges reports live pool sizes when metrics are scraped.
@@ -100,14 +102,38 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
+// stateKey names the series of one kind of state operation.
+type stateKey struct {
+	store, backend, op string
+	failed             bool
+}
+
+// stateSeries are the metric children of one stateKey, looked up once:
+// resolving two label sets took ~130 ns of every state operation (a cached
+// Get from a function is ~3 µs in all), a map hit on the cached pair half
+// of that (BenchmarkObserveState).
+type stateSeries struct {
+	ops     prometheus.Counter
+	latency prometheus.Observer
+}
+
 // ObserveState records one state-store operation.
 func (m *Metrics) ObserveState(store, backend, op string, d time.Duration, err error) {
-	result := "ok"
-	if err != nil {
-		result = "error"
+	k := stateKey{store: store, backend: backend, op: op, failed: err != nil}
+	s, ok := m.stateSeries.Load(k)
+	if !ok {
+		result := "ok"
+		if k.failed {
+			result = "error"
+		}
+		s, _ = m.stateSeries.LoadOrStore(k, &stateSeries{
+			ops:     m.StateOps.WithLabelValues(store, backend, op, result),
+			latency: m.StateLatency.WithLabelValues(backend, op),
+		})
 	}
-	m.StateOps.WithLabelValues(store, backend, op, result).Inc()
-	m.StateLatency.WithLabelValues(backend, op).Observe(d.Seconds())
+	ss := s.(*stateSeries)
+	ss.ops.Inc()
+	ss.latency.Observe(d.Seconds())
 }
 
 // VersionLabel is a function version as its metrics label it.

@@ -1,11 +1,14 @@
 package telemetry
 
 import (
+	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func scrape(t *testing.T, m *Metrics) string {
@@ -50,5 +53,49 @@ func TestPoolCollectorAndForgetVersion(t *testing.T) {
 		if got := strings.Contains(text, tt.line); got != tt.want {
 			t.Errorf("scrape has %s: %v, want %v", tt.line, got, tt.want)
 		}
+	}
+}
+
+// TestObserveState: each operation lands in the series of its store,
+// backend, operation and result, however many times the series is reused.
+func TestObserveState(t *testing.T) {
+	m := NewMetrics(nil)
+	ops := []struct {
+		store, backend, op string
+		err                error
+	}{
+		{"default", "nats", "get", nil},
+		{"default", "nats", "get", nil},
+		{"default", "nats", "get", errors.New("down")},
+		{"default", "nats", "set", nil},
+		{"cache", "memory", "get", nil},
+	}
+	for _, o := range ops {
+		m.ObserveState(o.store, o.backend, o.op, time.Millisecond, o.err)
+	}
+	tests := []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"default", "nats", "get", "ok"}, 2},
+		{[]string{"default", "nats", "get", "error"}, 1},
+		{[]string{"default", "nats", "set", "ok"}, 1},
+		{[]string{"cache", "memory", "get", "ok"}, 1},
+		{[]string{"cache", "memory", "set", "ok"}, 0},
+	}
+	for _, tt := range tests {
+		if got := testutil.ToFloat64(m.StateOps.WithLabelValues(tt.labels...)); got != tt.want {
+			t.Errorf("ops %v = %v, want %v", tt.labels, got, tt.want)
+		}
+	}
+	if got := testutil.CollectAndCount(m.StateLatency); got != 3 {
+		t.Errorf("%d latency series, want 3 (nats get, nats set, memory get)", got)
+	}
+}
+
+func BenchmarkObserveState(b *testing.B) {
+	m := NewMetrics(nil)
+	for b.Loop() {
+		m.ObserveState("default", "nats", "get", time.Microsecond, nil)
 	}
 }
