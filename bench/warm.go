@@ -166,23 +166,27 @@ func Warm(ctx context.Context, opts WarmOptions) (*Report, error) {
 // CPU-bound closed loop the throughput lost is 1 − cpu_off/cpu_on.
 func telemetryOverhead(ctx context.Context, echo []byte, opts WarmOptions, rep *Report) error {
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sides := []struct {
+	// Two nodes of each kind, started off, on, on, off: a node's own
+	// placement (its ports, its instances' memory, which it was started
+	// after) moves its req/s by several percent between two nodes of the
+	// same kind, as much as telemetry does, so each kind is measured on two
+	// nodes and the pairs always compare an off node with an on node.
+	type side struct {
 		name string
-		cfg  node.Config
+		on   bool
 		url  string
-		load loadResult
-		cpu  time.Duration // process CPU time during its rounds
-	}{
-		{name: "off", cfg: node.Config{TelemetryOff: true}},
-		{name: "on", cfg: node.Config{TraceSample: 0.01, TraceRate: -1}},
 	}
+	sides := []side{{name: "off-a"}, {name: "on-a", on: true}, {name: "on-b", on: true}, {name: "off-b"}}
 	for i := range sides {
 		dir, err := os.MkdirTemp("", "hearth-bench-telemetry-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		cfg := sides[i].cfg
+		cfg := node.Config{TelemetryOff: true}
+		if sides[i].on {
+			cfg = node.Config{TraceSample: 0.01, TraceRate: -1}
+		}
 		cfg.DataDir, cfg.Listen, cfg.Logger = dir, "127.0.0.1:0", logger
 		n, err := node.Start(ctx, cfg)
 		if err != nil {
@@ -195,50 +199,57 @@ func telemetryOverhead(ctx context.Context, echo []byte, opts WarmOptions, rep *
 		sides[i].url = n.URL() + "/v1/functions/echo/invoke"
 	}
 	body := []byte(`{"name":"bench"}`)
-	for _, side := range sides {
-		if _, err := closedLoop(ctx, side.url, body, 2, 0, 200*time.Millisecond); err != nil {
-			return fmt.Errorf("telemetry %s warm-up: %w", side.name, err)
+	for _, s := range sides {
+		if _, err := closedLoop(ctx, s.url, body, 2, 0, 200*time.Millisecond); err != nil {
+			return fmt.Errorf("telemetry %s warm-up: %w", s.name, err)
 		}
 	}
-	var pairs []float64 // overhead of each pair of neighbouring rounds
-	var pending float64 // the first round's req/s of the current pair
-	for round := range 2 * opts.TelemetryRounds {
-		// ABBA order: round 0 off, 1 on, 2 on, 3 off, …
-		i := (round + round/2) % 2
-		cpu0, err := processCPU()
-		if err != nil {
-			return err
+	// Each block runs the four nodes once, in an order that turns
+	// (ABBA across blocks), and gives two pairs: off-a with on-a, and on-b
+	// with off-b.
+	var total [2]loadResult  // by kind: off, on
+	var cpu [2]time.Duration // process CPU during each kind's rounds
+	var pairs []float64      // overhead of each off/on pair of rounds
+	blocks := max(opts.TelemetryRounds/2, 1)
+	for b := range blocks {
+		var rps [4]float64
+		order := []int{0, 1, 2, 3}
+		if b%2 == 1 {
+			order = []int{1, 0, 3, 2}
 		}
-		res, err := closedLoop(ctx, sides[i].url, body, 2, 0, opts.TelemetryRound)
-		if err != nil {
-			return fmt.Errorf("telemetry %s: %w", sides[i].name, err)
+		for _, i := range order {
+			cpu0, err := processCPU()
+			if err != nil {
+				return err
+			}
+			res, err := closedLoop(ctx, sides[i].url, body, 2, 0, opts.TelemetryRound)
+			if err != nil {
+				return fmt.Errorf("telemetry %s: %w", sides[i].name, err)
+			}
+			cpu1, err := processCPU()
+			if err != nil {
+				return err
+			}
+			k := 0
+			if sides[i].on {
+				k = 1
+			}
+			cpu[k] += cpu1 - cpu0
+			total[k].requests += res.requests
+			total[k].elapsed += res.elapsed
+			rps[i] = res.rps()
 		}
-		cpu1, err := processCPU()
-		if err != nil {
-			return err
-		}
-		sides[i].cpu += cpu1 - cpu0
-		sides[i].load.requests += res.requests
-		sides[i].load.elapsed += res.elapsed
-		if round%2 == 0 {
-			pending = res.rps()
-			continue
-		}
-		off, on := pending, res.rps()
-		if i == 0 {
-			off, on = on, off
-		}
-		pairs = append(pairs, 100*(off-on)/off)
+		pairs = append(pairs, 100*(rps[0]-rps[1])/rps[0], 100*(rps[3]-rps[2])/rps[3])
 	}
-	rep.Add("telemetry.off.rps", sides[0].load.rps(), "req/s")
-	rep.Add("telemetry.on.rps", sides[1].load.rps(), "req/s")
+	rep.Add("telemetry.off.rps", total[0].rps(), "req/s")
+	rep.Add("telemetry.on.rps", total[1].rps(), "req/s")
 	rep.Add("telemetry.overhead_pct", median(pairs), "%")
-	perReq := func(i int) float64 { return us(sides[i].cpu) / float64(max(1, sides[i].load.requests)) }
+	perReq := func(k int) float64 { return us(cpu[k]) / float64(max(1, total[k].requests)) }
 	rep.Add("telemetry.off.cpu_us_per_req", perReq(0), "µs")
 	rep.Add("telemetry.on.cpu_us_per_req", perReq(1), "µs")
 	rep.Add("telemetry.cpu_overhead_pct", 100*(1-perReq(0)/perReq(1)), "%")
 	q := len(pairs) / 4 // pairs is sorted by median
-	rep.Notes = append(rep.Notes, fmt.Sprintf("telemetry: metrics on and 1%% of requests traced cost %.1f%% of the req/s with telemetry off (target ≤ 5%%; median of %d pairs of %s rounds, middle half %.1f%% to %.1f%%); %.1f%% more CPU per request",
+	rep.Notes = append(rep.Notes, fmt.Sprintf("telemetry: metrics on and 1%% of requests traced cost %.1f%% of the req/s with telemetry off (target ≤ 5%%; median of %d off/on pairs of %s rounds on two nodes of each kind, middle half %.1f%% to %.1f%%); %.1f%% more CPU per request",
 		median(pairs), len(pairs), opts.TelemetryRound, pairs[q], pairs[len(pairs)-1-q], rep.Value("telemetry.cpu_overhead_pct")))
 	return nil
 }
