@@ -1,11 +1,10 @@
 package async
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
 
-// Registerer takes collectors to export; *telemetry.Metrics is one.
-type Registerer interface {
-	Register(prometheus.Collector)
-}
+	"github.com/hearth-sh/hearth/internal/telemetry"
+)
 
 // metrics counts what happens to async invocations on this node. Queue
 // depth and dead-letter counts are gauges read from the streams at scrape
@@ -19,7 +18,7 @@ type metrics struct {
 
 // newMetrics makes the counters and registers them with reg (nil: counted
 // but not exported).
-func newMetrics(reg Registerer) *metrics {
+func newMetrics(reg telemetry.Registerer) *metrics {
 	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hearth_async_attempts_total",

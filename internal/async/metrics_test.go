@@ -11,7 +11,7 @@ import (
 	"github.com/hearth-sh/hearth/internal/runtime"
 )
 
-// promRegistry adapts a prometheus.Registry to Registerer.
+// promRegistry adapts a prometheus.Registry to telemetry.Registerer.
 type promRegistry struct{ *prometheus.Registry }
 
 func (r promRegistry) Register(c prometheus.Collector) { r.MustRegister(c) }

@@ -30,6 +30,7 @@ import (
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/telemetry"
 )
 
 // Invoker runs one invocation synchronously; (*node.Node).Invoke is one.
@@ -68,7 +69,7 @@ type Options struct {
 	Propagator propagation.TextMapPropagator
 	// Metrics, when set, exports hearth_async_attempts_total,
 	// hearth_async_retries_total and hearth_async_dead_lettered_total.
-	Metrics Registerer
+	Metrics telemetry.Registerer
 }
 
 // Errors the Service reports; the API maps each to one HTTP status.

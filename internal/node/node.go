@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/hearth-sh/hearth/internal/api"
 	"github.com/hearth-sh/hearth/internal/api/asyncapi"
 	"github.com/hearth-sh/hearth/internal/api/lambdaapi"
@@ -192,7 +190,7 @@ func (n *Node) start(ctx context.Context) error {
 	// After restore, so that resumed Tasks find their functions active.
 	// The engine and the async service register their own metrics; with
 	// telemetry off they count nothing (the tracer is a no-op then).
-	var registry interface{ Register(prometheus.Collector) }
+	var registry telemetry.Registerer
 	if !cfg.TelemetryOff {
 		registry = n.metrics
 	}

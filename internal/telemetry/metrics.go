@@ -94,6 +94,13 @@ func NewMetrics(pools PoolGauges) *Metrics {
 	return m
 }
 
+// Registerer takes collectors to export. *Metrics is one; packages that
+// keep their own metrics (the async service, the workflow engine) take a
+// Registerer so that tests can give them a plain Prometheus registry.
+type Registerer interface {
+	Register(prometheus.Collector)
+}
+
 // Register adds a collector of the caller's (read at scrape time).
 func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
 

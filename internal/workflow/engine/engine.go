@@ -37,6 +37,7 @@ import (
 	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/runtime"
+	"github.com/hearth-sh/hearth/internal/telemetry"
 	"github.com/hearth-sh/hearth/internal/workflow"
 )
 
@@ -79,7 +80,9 @@ type Options struct {
 	// (hearth_workflow_transitions_total,
 	// hearth_workflow_executions_finished_total,
 	// hearth_workflow_execution_duration_seconds). Nil counts nothing.
-	Metrics MetricsRegistry
+	// Register may panic on a collector it already has (as
+	// prometheus.MustRegister does), so one registry serves one engine.
+	Metrics telemetry.Registerer
 }
 
 // Errors the engine returns; the APIs map each to one status and name.

@@ -3,15 +3,9 @@ package engine
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hearth-sh/hearth/internal/telemetry"
 	"github.com/hearth-sh/hearth/internal/workflow"
 )
-
-// MetricsRegistry takes the engine's metrics; *telemetry.Metrics is one.
-// Register may panic on a collector it already has (as
-// prometheus.MustRegister does), so one registry serves one engine.
-type MetricsRegistry interface {
-	Register(c prometheus.Collector)
-}
 
 // metrics are the engine's counters. Labels are machine names (which the
 // operator chooses, so they are bounded), machine types and final
@@ -23,7 +17,7 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 }
 
-func newMetrics(reg MetricsRegistry) *metrics {
+func newMetrics(reg telemetry.Registerer) *metrics {
 	m := &metrics{
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hearth_workflow_transitions_total",

@@ -15,7 +15,7 @@ import (
 	"github.com/hearth-sh/hearth/internal/workflow/asl"
 )
 
-// registry is a MetricsRegistry over a fresh Prometheus registry.
+// registry is a telemetry.Registerer over a fresh Prometheus registry.
 type registry struct{ *prometheus.Registry }
 
 func (r registry) Register(c prometheus.Collector) { r.MustRegister(c) }
