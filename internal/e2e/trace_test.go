@@ -113,11 +113,11 @@ func TestTraceFollowsAsyncAndWorkflows(t *testing.T) {
 			nil, `{"input":{"name":"wf"}}`,
 			map[string]string{
 				"POST /v1/workflows/{machine}/executions": "",
-				"workflow execution-1":                 "POST /v1/workflows/{machine}/executions",
-				"state Count":                          "workflow execution-1",
-				"invoke counter":                       "state Count",
-				"state Done":                           "workflow execution-1",
-				"host state.set":                       "handler",
+				"workflow execution-1":                    "POST /v1/workflows/{machine}/executions",
+				"state Count":                             "workflow execution-1",
+				"invoke counter":                          "state Count",
+				"state Done":                              "workflow execution-1",
+				"host state.set":                          "handler",
 			}},
 	}
 	for _, tt := range tests {
