@@ -17,8 +17,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/hearth-sh/hearth/internal/api/sigv4"
 	"github.com/hearth-sh/hearth/internal/apierror"
 	"github.com/hearth-sh/hearth/internal/async"
+	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/fnlog"
 	"github.com/hearth-sh/hearth/internal/invoke"
 	"github.com/hearth-sh/hearth/internal/registry"
@@ -39,7 +41,10 @@ type Functions interface {
 type Config struct {
 	// Token, when set, is required as "Authorization: Bearer <token>" on
 	// every request but /healthz.
-	Token     string
+	Token string
+	// Clock dates SigV4-signed requests (AWS SDKs sign with the token as
+	// the secret key); nil means the real clock.
+	Clock     clock.Clock
 	Functions Functions
 	Logs      *fnlog.Book
 	Metrics   http.Handler
@@ -87,6 +92,9 @@ func New(cfg Config) *Server {
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
 	if cfg.Propagator == nil {
 		cfg.Propagator = propagation.TraceContext{}
 	}
@@ -115,10 +123,17 @@ func New(cfg Config) *Server {
 // ServeHTTP checks the token, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	public := r.URL.Path == "/healthz" || (r.Method == http.MethodGet && s.cfg.Public != nil && s.cfg.Public(r.URL.Path))
-	if s.cfg.Token != "" && !public && !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="hearth"`)
-		writeError(w, errUnauthorized)
-		return
+	if s.cfg.Token != "" && !public {
+		if sigv4.IsSigned(r) {
+			if err := sigv4.Verify(r, s.cfg.Token, s.cfg.Clock.Now(), invoke.MaxRequestBytes); err != nil {
+				sigv4.WriteError(w, err)
+				return
+			}
+		} else if !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hearth"`)
+			writeError(w, errUnauthorized)
+			return
+		}
 	}
 	// Health checks, scrapes and the dashboard's polling are not traced:
 	// they would crowd real invocations out of the recent traces.
@@ -205,6 +220,9 @@ func (s *Server) getTrace(w http.ResponseWriter, r *http.Request) {
 
 // authorized compares the bearer token in constant time, so that response
 // timing does not reveal how much of a guess was right.
+// authorized reports whether r carries the API token as a bearer token.
+// AWS SDKs and the AWS CLI sign with Signature Version 4 instead, with the
+// token as their secret access key (ServeHTTP checks those with sigv4).
 func (s *Server) authorized(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1

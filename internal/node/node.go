@@ -210,7 +210,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := api.New(api.Config{Token: cfg.Token, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger,
+	srv := api.New(api.Config{Token: cfg.Token, Clock: cfg.Clock, Functions: n, Logs: n.logs, Metrics: n.metrics.Handler(), Logger: cfg.Logger,
 		Mount: n.mount, Tracer: n.tracing.Tracer, Propagator: n.tracing.Propagator, Traces: n.tracing.Recent,
 		Public: web.PublicPath, Async: n.async, Snapshot: n.snapshotInfo})
 	n.server = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
