@@ -168,34 +168,8 @@ func instanceLoop(ctx context.Context, pr *process.Runtime, zip, body []byte, d 
 // function keeps idle instances for 1 ms), in total and by phase.
 func processColdStarts(ctx context.Context, c *client.Client, zip []byte, samples int, rep *Report) error {
 	cfg := client.FunctionConfig{Runtime: "process", Concurrency: 1, KeepAlive: client.Duration(time.Millisecond)}
-	if _, err := c.Deploy(ctx, "echo-cold", cfg, zip); err != nil {
-		return err
-	}
-	var total []time.Duration
-	phases := map[string][]time.Duration{}
-	for len(total) < samples && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
-		t0 := time.Now()
-		res, err := c.Invoke(ctx, "echo-cold", []byte(`{"cold":true}`))
-		if err != nil {
-			return fmt.Errorf("cold invoke: %w", err)
-		}
-		d := time.Since(t0)
-		if !res.Cold {
-			continue
-		}
-		total = append(total, d)
-		for _, p := range res.Phases {
-			phases[p.Name] = append(phases[p.Name], p.Duration)
-		}
-	}
-	rep.Add("process.cold.p50_ms", ms(percentile(total, 50)), "ms")
-	rep.Add("process.cold.p99_ms", ms(percentile(total, 99)), "ms")
-	for _, name := range []string{"provision", "runtime", "init", "handler"} {
-		rep.Add("process.cold.phase."+name+".p50_ms", ms(percentile(phases[name], 50)), "ms")
-		rep.Add("process.cold.phase."+name+".p99_ms", ms(percentile(phases[name], 99)), "ms")
-	}
-	return nil
+	return timeColdInvokes(ctx, c, cfg, zip, []byte(`{"cold":true}`), samples, rep, "process.cold",
+		[]string{"provision", "runtime", "init", "handler"})
 }
 
 // forkExecBaseline starts the bare binary once per request, with a minimal

@@ -299,15 +299,25 @@ func assembleWAT(ctx context.Context, path string) ([]byte, error) {
 // The compiled code is cached (the function was compiled at deploy).
 func coldStarts(ctx context.Context, c *client.Client, wasm []byte, samples int, rep *Report) error {
 	cfg := client.FunctionConfig{Concurrency: 1, KeepAlive: client.Duration(time.Millisecond)}
-	if _, err := c.Deploy(ctx, "echo-cold", cfg, wasm); err != nil {
+	return timeColdInvokes(ctx, c, cfg, wasm, []byte(`{"name":"cold"}`), samples, rep, "cold.cached",
+		[]string{"provision", "runtime", "code", "init", "handler"})
+}
+
+// timeColdInvokes deploys artifact as echo-cold with cfg (which keeps idle
+// instances for 1 ms), invokes it until samples invocations were cold,
+// waiting past the keep-alive between calls, and reports their total time
+// and each of phases as PREFIX.p50_ms, PREFIX.phase.NAME.p50_ms and p99s.
+func timeColdInvokes(ctx context.Context, c *client.Client, cfg client.FunctionConfig, artifact, body []byte,
+	samples int, rep *Report, prefix string, phases []string) error {
+	if _, err := c.Deploy(ctx, "echo-cold", cfg, artifact); err != nil {
 		return err
 	}
 	var total []time.Duration
-	phases := map[string][]time.Duration{}
+	byPhase := map[string][]time.Duration{}
 	for len(total) < samples && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 		t0 := time.Now()
-		res, err := c.Invoke(ctx, "echo-cold", []byte(`{"name":"cold"}`))
+		res, err := c.Invoke(ctx, "echo-cold", body)
 		if err != nil {
 			return fmt.Errorf("cold invoke: %w", err)
 		}
@@ -317,14 +327,14 @@ func coldStarts(ctx context.Context, c *client.Client, wasm []byte, samples int,
 		}
 		total = append(total, d)
 		for _, p := range res.Phases {
-			phases[p.Name] = append(phases[p.Name], p.Duration)
+			byPhase[p.Name] = append(byPhase[p.Name], p.Duration)
 		}
 	}
-	rep.Add("cold.cached.p50_ms", ms(percentile(total, 50)), "ms")
-	rep.Add("cold.cached.p99_ms", ms(percentile(total, 99)), "ms")
-	for _, name := range []string{"provision", "runtime", "code", "init", "handler"} {
-		rep.Add("cold.cached.phase."+name+".p50_ms", ms(percentile(phases[name], 50)), "ms")
-		rep.Add("cold.cached.phase."+name+".p99_ms", ms(percentile(phases[name], 99)), "ms")
+	rep.Add(prefix+".p50_ms", ms(percentile(total, 50)), "ms")
+	rep.Add(prefix+".p99_ms", ms(percentile(total, 99)), "ms")
+	for _, name := range phases {
+		rep.Add(prefix+".phase."+name+".p50_ms", ms(percentile(byPhase[name], 50)), "ms")
+		rep.Add(prefix+".phase."+name+".p99_ms", ms(percentile(byPhase[name], 99)), "ms")
 	}
 	return nil
 }
