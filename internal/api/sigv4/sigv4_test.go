@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -93,5 +96,45 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("the handler read %q after Verify, want the body %q", gotBody, tt.body)
 			}
 		})
+	}
+}
+
+// TestVerifyBodyLimit: a signed body over the caller's limit is refused
+// with ErrBodyTooLarge, before any signature work.
+func TestVerifyBodyLimit(t *testing.T) {
+	body := strings.Repeat("x", 2048)
+	req := httptest.NewRequest(http.MethodPost, "http://node/2015-03-31/functions/f/invocations", strings.NewReader(body))
+	sum := sha256.Sum256([]byte(body))
+	now := time.Now()
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "k", SecretAccessKey: secret}, req,
+		hex.EncodeToString(sum[:]), "lambda", "us-east-1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(req, secret, now, 1024); !errors.Is(err, ErrBodyTooLarge) {
+		t.Fatalf("Verify = %v, want ErrBodyTooLarge", err)
+	}
+}
+
+// TestWriteError: refusals are answered as AWS services answer them, so
+// that the SDKs name the error.
+func TestWriteError(t *testing.T) {
+	tests := []struct {
+		err        error
+		wantStatus int
+		wantType   string
+	}{
+		{errors.New("the signature does not match"), http.StatusForbidden, "InvalidSignatureException"},
+		{fmt.Errorf("%w: more than 6 bytes", ErrBodyTooLarge), http.StatusRequestEntityTooLarge, "RequestTooLargeException"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		WriteError(rec, tt.err)
+		var body struct{ Message string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Code != tt.wantStatus || rec.Header().Get("X-Amzn-ErrorType") != tt.wantType || body.Message != tt.err.Error() {
+			t.Errorf("%v: %d %s %q, want %d %s", tt.err, rec.Code, rec.Header().Get("X-Amzn-ErrorType"), body.Message, tt.wantStatus, tt.wantType)
+		}
 	}
 }

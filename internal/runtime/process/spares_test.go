@@ -2,6 +2,8 @@ package process
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -72,5 +74,44 @@ func waitSpares(t *testing.T, r *Runtime, want int) {
 			t.Fatalf("%d spare sandboxes ready, want %d", ready, want)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSpareSandboxesStopAfterAFailedBuild: a host that refuses a spare's
+// namespaces or mounts is not asked again at every cold start: the set
+// stops building and take hands out nothing, so launches build their own
+// sandbox and report its error.
+func TestSpareSandboxesStopAfterAFailedBuild(t *testing.T) {
+	r := newRuntime(t, Config{SpareSandboxes: -1})
+	if !r.Sandbox().Namespaces {
+		t.Skipf("no namespaces on this host (%s)", r.Sandbox().NamespacesReason)
+	}
+	// A root under a regular file cannot be mounted on.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newSpareSandboxes(filepath.Join(file, "root"), false, 1<<20, 2, r.log)
+	defer s.close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		broken, building := s.broken, s.building
+		s.mu.Unlock()
+		if broken && building == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broken=%v building=%d, want the set marked broken", broken, building)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if sp := s.take(); sp != nil {
+		t.Fatal("take gave out a spare from a broken set")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.building != 0 || len(s.ready) != 0 {
+		t.Fatalf("a broken set built again: building=%d ready=%d", s.building, len(s.ready))
 	}
 }
