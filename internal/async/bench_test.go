@@ -78,3 +78,53 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkAsyncPhases measures the two halves of an async invocation
+// apart: b.N enqueues while the function's worker is held back, then the
+// worker draining that backlog. cpu-µs figures are per invocation.
+func BenchmarkAsyncPhases(b *testing.B) {
+	env := newEnv(b, nil)
+	var done atomic.Int64
+	all := make(chan struct{})
+	env.node.add("noop", registry.Config{Concurrency: 8}, func(context.Context, int, runtime.Request) (runtime.Response, error) {
+		if done.Add(1) == int64(b.N) {
+			close(all)
+		}
+		return runtime.Response{Status: 200}, nil
+	})
+	s := env.service(b, "n1")
+	ctx := context.Background()
+	resume, err := s.HoldQueue(ctx, "noop")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if _, err := s.Enqueue(ctx, "noop", runtime.Request{Body: []byte(`{}`)}, ""); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	cpu1 := cpuTime(b)
+	start = time.Now()
+	if err := resume(ctx); err != nil {
+		b.Fatal(err)
+	}
+	<-all
+	drained := time.Since(start)
+	cpu2 := cpuTime(b)
+	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
+	b.ReportMetric(float64(b.N)/drained.Seconds(), "drained/s")
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "accept-cpu-µs")
+	b.ReportMetric(float64((cpu2-cpu1).Microseconds())/float64(b.N), "drain-cpu-µs")
+}

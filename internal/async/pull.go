@@ -131,6 +131,20 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 		since time.Time // arrival, or the last renewal of its ack deadline
 	}
 	var waiting []waitingMsg // arrived, in order, not started
+	// Invocations run on goroutines that live as long as the loop, one per
+	// run slot at most: a goroutine per message would grow a new stack
+	// (the wasm call path is deep) for every invocation.
+	jobs := make(chan *nats.Msg)
+	runners := 0
+	defer close(jobs)
+	runner := func(m *nats.Msg) {
+		for ; m != nil; m = <-jobs {
+			s.handle(spec, natsDelivery{m})
+			w.wg.Done()
+			<-w.run
+			w.release(1) // rings the loop, which starts the next
+		}
+	}
 	startWaiting := func() {
 		for len(waiting) > 0 {
 			select {
@@ -142,14 +156,16 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 			waiting[0] = waitingMsg{}
 			waiting = waiting[1:]
 			w.wg.Add(1)
-			go func() {
-				defer func() {
-					w.wg.Done()
-					<-w.run
-					w.release(1) // rings the loop, which starts the next
-				}()
-				s.handle(spec, natsDelivery{m})
-			}()
+			select {
+			case jobs <- m: // an idle runner took it
+			default:
+				if runners < cap(w.run) {
+					runners++
+					go runner(m)
+				} else {
+					jobs <- m // every runner exists; one is on its way back
+				}
+			}
 		}
 	}
 	defer func() {

@@ -169,23 +169,18 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 		endSpan(span, attemptErr)
 	}()
 	rec.Status, rec.NextAttemptAt = StatusRunning, nil
-	// "running" is for people watching; nothing waits on it. The writes
-	// after it on this connection are stored after it.
-	if _, err := s.recordAsync(&rec); err != nil {
-		_ = msg.NakWithDelay(time.Second)
-		return
-	}
-
-	stopBeat := s.heartbeat(msg)
+	watch := s.watch(msg, &rec)
 	res, err := s.opts.Invoker.Invoke(ctx, env.Function, env.Request)
-	stopBeat()
+	shown := watch.stop()
 	if ctx.Err() != nil {
 		// The service is closing and cut the attempt short: it does not
 		// count, and the message goes back to the queue at once.
-		bg, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
 		rec.Attempts, rec.Status = rec.Attempts[:len(rec.Attempts)-1], StatusQueued
-		_ = s.saveRecord(bg, &rec)
+		if shown {
+			bg, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = s.saveRecord(bg, &rec)
+		}
 		_ = msg.Nak()
 		outcome = "shutdown"
 		return
@@ -197,7 +192,9 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 		// the attempt does not count.
 		rec.Attempts = rec.Attempts[:len(rec.Attempts)-1]
 		rec.Status = StatusQueued
-		_ = s.saveRecord(ctx, &rec)
+		if shown {
+			_ = s.saveRecord(ctx, &rec)
+		}
 		_ = msg.NakWithDelay(time.Second)
 		outcome = "throttled"
 		return
@@ -273,30 +270,62 @@ func (s *Service) fail(ctx context.Context, msg delivery, env envelope, rec *Rec
 	_ = msg.Ack()
 }
 
-// heartbeat tells JetStream every ackHeartbeat that msg is still being
-// worked on, so that a long invocation is not delivered again meanwhile.
-// The returned func stops it.
-func (s *Service) heartbeat(msg delivery) (stop func()) {
-	var mu sync.Mutex
-	stopped := false
-	var timer clock.Timer
+// runningAfter is how long an attempt runs before its record says
+// "running". The record is for people watching; the many invocations that
+// end sooner are written once, when they end, and until then show as
+// queued.
+const runningAfter = 250 * time.Millisecond
+
+// attemptWatch looks after one attempt while the function runs: after
+// runningAfter it records the attempt as running (so that a node that
+// stops during a long attempt leaves it marked), and every ackHeartbeat
+// it tells JetStream that msg is still being worked on, so that a long
+// invocation is not delivered again meanwhile.
+type attemptWatch struct {
+	mu      sync.Mutex
+	timer   clock.Timer
+	stopped bool
+	shown   bool // the running record was written
+}
+
+// watch starts watching the attempt that rec describes. rec must not
+// change until stop returns.
+func (s *Service) watch(msg delivery, rec *Record) *attemptWatch {
+	a := &attemptWatch{}
 	var beat func()
 	beat = func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.stopped {
 			return
 		}
 		_ = msg.InProgress()
-		timer = s.opts.Clock.AfterFunc(ackHeartbeat, beat)
+		a.timer = s.opts.Clock.AfterFunc(ackHeartbeat, beat)
 	}
-	mu.Lock()
-	timer = s.opts.Clock.AfterFunc(ackHeartbeat, beat)
-	mu.Unlock()
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		stopped = true
-		timer.Stop()
+	show := func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.stopped {
+			return
+		}
+		// Written on the connection before stop returns, so it is stored
+		// before the attempt's final record.
+		if _, err := s.recordAsync(rec); err == nil {
+			a.shown = true
+		}
+		a.timer = s.opts.Clock.AfterFunc(ackHeartbeat-runningAfter, beat)
 	}
+	a.mu.Lock()
+	a.timer = s.opts.Clock.AfterFunc(runningAfter, show)
+	a.mu.Unlock()
+	return a
+}
+
+// stop ends the watch and says whether the running record was written.
+func (a *attemptWatch) stop() (shown bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopped = true
+	a.timer.Stop()
+	return a.shown
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-sh/hearth/internal/clock"
 	"github.com/hearth-sh/hearth/internal/pool"
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
@@ -271,5 +272,59 @@ func TestQueuedRecordIsReadableAtOnce(t *testing.T) {
 	close(gate)
 	for _, id := range []string{first, second, "queued-before-upgrade"} {
 		waitStatus(t, s, id, StatusSucceeded)
+	}
+}
+
+// TestRunningRecordOnlyForLongAttempts: an attempt is recorded as running
+// once it has run runningAfter (by the service's clock), so that watchers
+// and a restarted node see it; one that ends sooner is written once.
+func TestRunningRecordOnlyForLongAttempts(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	env := newEnv(t, clk)
+	s := env.service(t, "n1")
+	ctx := context.Background()
+	started, gate := make(chan struct{}, 1), make(chan struct{})
+	env.node.add("slow", registry.Config{}, func(_ context.Context, _ int, req runtime.Request) (runtime.Response, error) {
+		if string(req.Body) == "slow" {
+			started <- struct{}{}
+			<-gate
+		}
+		return runtime.Response{Status: 200}, nil
+	})
+	writes := func() uint64 {
+		info, err := env.bb.JS.Stream(ctx, "KV_"+recordsBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.CachedInfo().State.LastSeq
+	}
+
+	quick, err := s.Enqueue(ctx, "slow", runtime.Request{Body: []byte("quick")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, s, quick, StatusSucceeded)
+	if n := writes(); n != 1 {
+		t.Fatalf("a quick invocation wrote %d records, want 1 (its end)", n)
+	}
+
+	id, err := s.Enqueue(ctx, "slow", runtime.Request{Body: []byte("slow")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if rec, err := s.Invocation(ctx, id); err != nil || rec.Status != StatusQueued {
+		t.Fatalf("before runningAfter: %+v, %v; want queued", rec, err)
+	}
+	eventually(t, "the watch's timer", func() bool { return clk.Pending() > 0 })
+	clk.Advance(runningAfter)
+	rec := waitStatus(t, s, id, StatusRunning)
+	if len(rec.Attempts) != 1 || rec.Attempts[0].FinishedAt != nil || rec.Attempts[0].Node != "n1" {
+		t.Fatalf("running record = %+v", rec)
+	}
+	close(gate)
+	waitStatus(t, s, id, StatusSucceeded)
+	if n := writes(); n != 3 {
+		t.Fatalf("%d records written in all, want 3 (quick's end, slow running, slow's end)", n)
 	}
 }

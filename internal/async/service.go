@@ -112,6 +112,7 @@ type Service struct {
 
 	mu        sync.Mutex
 	consumers map[string]*worker // by durable consumer name, on this node
+	held      map[string]bool    // consumers not pulled here (HoldQueue)
 	timers    map[string]clock.Timer
 	control   *nats.Subscription
 	closed    bool

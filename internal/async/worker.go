@@ -93,7 +93,9 @@ func (s *Service) consumerConfig(spec consumerSpec) jetstream.ConsumerConfig {
 // that another node may have deleted and this node not yet noticed.
 func (s *Service) ensureWorker(ctx context.Context, spec consumerSpec, force bool) error {
 	s.mu.Lock()
-	_, running := s.consumers[spec.Name+"@"+spec.Stream]
+	key := spec.Name + "@" + spec.Stream
+	_, running := s.consumers[key]
+	running = running || s.held[key] // held queues count as pulled (HoldQueue)
 	s.mu.Unlock()
 	if running && !force {
 		return nil
@@ -123,13 +125,39 @@ func (s *Service) startWorker(ctx context.Context, spec consumerSpec) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.consumers[key]; ok || s.closed {
+	if _, ok := s.consumers[key]; ok || s.closed || s.held[key] {
 		return nil
 	}
 	w := newWorker(conc)
 	s.consumers[key] = w
 	go s.pull(w, spec, key)
 	return nil
+}
+
+// HoldQueue stops this node taking function's queued invocations until
+// resume is called: they wait in the queue (other nodes go on taking
+// them). The invocations running here finish first. Operators use it to
+// let a backlog build before a deploy; the events bench, to time accepting
+// and draining apart.
+func (s *Service) HoldQueue(ctx context.Context, function string) (resume func(context.Context) error, err error) {
+	spec := queueConsumer(function)
+	if err := s.ensureWorker(ctx, spec, false); err != nil {
+		return nil, err
+	}
+	key := spec.Name + "@" + spec.Stream
+	s.mu.Lock()
+	if s.held == nil {
+		s.held = map[string]bool{}
+	}
+	s.held[key] = true
+	s.mu.Unlock()
+	s.dropWorker(key)
+	return func(ctx context.Context) error {
+		s.mu.Lock()
+		delete(s.held, key)
+		s.mu.Unlock()
+		return s.startWorker(ctx, spec)
+	}, nil
 }
 
 func (s *Service) dropWorker(key string) {
