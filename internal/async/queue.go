@@ -2,7 +2,6 @@ package async
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,18 +18,6 @@ import (
 	"github.com/hearth-sh/hearth/internal/registry"
 	"github.com/hearth-sh/hearth/internal/runtime"
 )
-
-// envelope is one queued invocation, as stored in the work-queue stream.
-type envelope struct {
-	ID             string          `json:"id"`
-	Function       string          `json:"function"`
-	Request        runtime.Request `json:"request"`
-	IdempotencyKey string          `json:"idempotency_key,omitempty"`
-	Source         string          `json:"source,omitempty"`
-	EnqueuedAt     time.Time       `json:"enqueued_at"`
-	// Previous holds the attempts of earlier runs (a redriven dead letter).
-	Previous []Attempt `json:"previous,omitempty"`
-}
 
 // Enqueue queues an async invocation of function and returns its id at
 // once. With an idempotencyKey, a repeat within the function's idempotency
@@ -75,10 +62,6 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 	if err := s.ensureWorker(ctx, queueConsumer(fn.Name), false); err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(env)
-	if err != nil {
-		return "", fmt.Errorf("encode invocation %s: %w", env.ID, err)
-	}
 	if msgID == "" {
 		msgID = env.ID
 	}
@@ -88,7 +71,9 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 	// carries the trace context: every attempt, however late, continues
 	// the trace of the request that queued it.
 	msg := nats.NewMsg(invokeSubject(env.Function, env.ID))
-	msg.Data = b
+	if err := encodeEnvelope(env, msg); err != nil {
+		return "", err
+	}
 	s.inject(ctx, msg.Header)
 	ack, err := s.opts.JS.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
 	if err == nil {

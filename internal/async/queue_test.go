@@ -231,7 +231,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 // TestQueuedRecordIsReadableAtOnce: an accepted invocation that no worker
 // has taken yet has a "queued" record (read from its message), and a
 // message queued on the subject used before invocations had their own
-// still runs.
+// runs once a node starts and sees it.
 func TestQueuedRecordIsReadableAtOnce(t *testing.T) {
 	env := newEnv(t, nil)
 	s := env.service(t, "n1")
@@ -261,6 +261,17 @@ func TestQueuedRecordIsReadableAtOnce(t *testing.T) {
 		t.Fatalf("unknown id: %v, want ErrNotFound", err)
 	}
 
+	filters := func() []string {
+		c, err := env.bb.JS.Consumer(ctx, invokeStreamName, queueConsumer("held").Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.CachedInfo().Config.FilterSubjects
+	}
+	if f := filters(); len(f) != 1 {
+		t.Fatalf("filter subjects %v: with nothing queued the old way, want only the per-invocation one", f)
+	}
+
 	// The subject of a function's queue before invocations had their own.
 	old, err := json.Marshal(envelope{ID: "queued-before-upgrade", Function: "held", Source: "api", EnqueuedAt: time.Now().UTC()})
 	if err != nil {
@@ -268,6 +279,11 @@ func TestQueuedRecordIsReadableAtOnce(t *testing.T) {
 	}
 	if _, err := env.bb.JS.Publish(ctx, invokeSubjectPrefix+"held", old); err != nil {
 		t.Fatal(err)
+	}
+	// A node that starts (after an upgrade) finds it and pulls it too.
+	env.service(t, "n2")
+	if f := filters(); len(f) != 2 {
+		t.Fatalf("filter subjects %v: want the old subject too", f)
 	}
 	close(gate)
 	for _, id := range []string{first, second, "queued-before-upgrade"} {

@@ -103,9 +103,9 @@ func (s *Service) queuedRecord(ctx context.Context, id string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("read queued invocation %s: %w", id, err)
 	}
-	var env envelope
-	if err := json.Unmarshal(m.Data, &env); err != nil {
-		return Record{}, fmt.Errorf("decode queued invocation %s: %w", id, err)
+	env, err := decodeEnvelope(m.Header, m.Data)
+	if err != nil {
+		return Record{}, err
 	}
 	rec := Record{ID: env.ID, Function: env.Function, Status: StatusQueued, Source: env.Source,
 		Attempts: env.Previous, CreatedAt: env.EnqueuedAt, UpdatedAt: env.EnqueuedAt}

@@ -62,7 +62,7 @@ const (
 )
 
 // consumerConfig is a durable consumer's config.
-func (s *Service) consumerConfig(spec consumerSpec) jetstream.ConsumerConfig {
+func (s *Service) consumerConfig(ctx context.Context, spec consumerSpec) jetstream.ConsumerConfig {
 	cfg := jetstream.ConsumerConfig{
 		Durable:        spec.Name,
 		FilterSubjects: []string{spec.filter()},
@@ -74,8 +74,7 @@ func (s *Service) consumerConfig(spec consumerSpec) jetstream.ConsumerConfig {
 	}
 	if spec.Topic != "" {
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
-	} else {
-		// Invocations queued before their subject named them.
+	} else if s.legacyQueued(ctx, spec.Function) {
 		cfg.FilterSubjects = append(cfg.FilterSubjects, invokeSubjectPrefix+spec.Function)
 	}
 	if spec.Ordered {
@@ -83,6 +82,22 @@ func (s *Service) consumerConfig(spec consumerSpec) jetstream.ConsumerConfig {
 		cfg.Metadata["hearth_ordered"] = "true"
 	}
 	return cfg
+}
+
+// legacyQueued says whether fn's queue holds invocations queued before
+// each had its own subject, by nodes of an older version. Only then does
+// its consumer filter on that subject too: with two filters the server
+// looks for the next message by intersecting its subject index with both,
+// which costs more per delivery than the invocation's own bookkeeping.
+// (Such messages published after the consumer is made wait for the next
+// start of a node, which looks again.)
+func (s *Service) legacyQueued(ctx context.Context, fn string) bool {
+	info, err := s.invokeStream.Info(ctx, jetstream.WithSubjectFilter(invokeSubjectPrefix+fn))
+	if err != nil {
+		s.log.Warn("look for invocations queued by older nodes; keeping them in the filter", "function", fn, "err", err)
+		return true
+	}
+	return info.State.Subjects[invokeSubjectPrefix+fn] > 0
 }
 
 // ensureWorker creates spec's consumer if needed, starts pulling it here
@@ -100,7 +115,7 @@ func (s *Service) ensureWorker(ctx context.Context, spec consumerSpec, force boo
 	if running && !force {
 		return nil
 	}
-	_, err := s.opts.JS.CreateOrUpdateConsumer(ctx, spec.Stream, s.consumerConfig(spec))
+	_, err := s.opts.JS.CreateOrUpdateConsumer(ctx, spec.Stream, s.consumerConfig(ctx, spec))
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", spec.Name, spec.Stream, err)
 	}
@@ -174,7 +189,8 @@ func (s *Service) dropWorker(key string) {
 func (s *Service) handle(spec consumerSpec, m delivery) {
 	var env envelope
 	if spec.Topic == "" {
-		if err := json.Unmarshal(m.Data(), &env); err != nil {
+		var err error
+		if env, err = decodeEnvelope(m.Headers(), m.Data()); err != nil {
 			s.log.Error("drop undecodable queued invocation", "function", spec.Function, "err", err)
 			_ = m.Term()
 			return
@@ -237,8 +253,9 @@ func (s *Service) startConsumers(ctx context.Context) error {
 				continue // not one of ours
 			}
 			if spec.Topic == "" {
-				// A queue's filter may predate the per-invocation subjects.
-				if _, err := s.opts.JS.CreateOrUpdateConsumer(ctx, name, s.consumerConfig(spec)); err != nil {
+				// A queue's filter may predate the per-invocation subjects,
+				// or name the old subject no longer in use.
+				if _, err := s.opts.JS.CreateOrUpdateConsumer(ctx, name, s.consumerConfig(ctx, spec)); err != nil {
 					return fmt.Errorf("consumer %s on %s: %w", info.Name, name, err)
 				}
 			}

@@ -1,0 +1,145 @@
+package async
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hearth-sh/hearth/internal/runtime"
+)
+
+// envelope is one queued invocation, as stored in the work-queue stream.
+type envelope struct {
+	ID             string          `json:"id"`
+	Function       string          `json:"function"`
+	Request        runtime.Request `json:"request"`
+	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	Source         string          `json:"source,omitempty"`
+	EnqueuedAt     time.Time       `json:"enqueued_at"`
+	// Previous holds the attempts of earlier runs (a redriven dead letter).
+	Previous []Attempt `json:"previous,omitempty"`
+}
+
+// A queued invocation's message carries its envelope in headers and the
+// request body as the message data, as is (version 2). Version 1, a JSON
+// envelope as the data, is what nodes wrote before; it is still read, and
+// still written for the rare envelope whose fields a header cannot hold.
+// Headers cost a fraction of encoding/json's reflection both ways, and the
+// body is not base64-encoded.
+const (
+	hdrEnvelope       = "Hearth-Envelope" // "2"
+	hdrID             = "Hearth-Id"
+	hdrFunction       = "Hearth-Function"
+	hdrSource         = "Hearth-Source"
+	hdrEnqueuedAt     = "Hearth-Enqueued-At" // RFC 3339, nanoseconds
+	hdrIdempotencyKey = "Hearth-Idempotency-Key"
+	hdrMethod         = "Hearth-Method"
+	hdrPath           = "Hearth-Path"
+	hdrQuery          = "Hearth-Query"
+	hdrPrevious       = "Hearth-Previous" // JSON array of Attempt
+	// hdrRequestPrefix precedes each header of the request itself.
+	hdrRequestPrefix = "Hearth-Req-"
+)
+
+// encodeEnvelope sets msg's data and headers (whose other entries, the
+// trace context, it keeps) to env.
+func encodeEnvelope(env envelope, msg *nats.Msg) error {
+	if !headerSafe(env) {
+		b, err := json.Marshal(env)
+		if err != nil {
+			return fmt.Errorf("encode invocation %s: %w", env.ID, err)
+		}
+		msg.Data = b
+		return nil
+	}
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	h := msg.Header
+	h[hdrEnvelope] = []string{"2"}
+	h[hdrID] = []string{env.ID}
+	h[hdrFunction] = []string{env.Function}
+	h[hdrEnqueuedAt] = []string{env.EnqueuedAt.Format(time.RFC3339Nano)}
+	set := func(k, v string) {
+		if v != "" {
+			h[k] = []string{v}
+		}
+	}
+	set(hdrSource, env.Source)
+	set(hdrIdempotencyKey, env.IdempotencyKey)
+	set(hdrMethod, env.Request.Method)
+	set(hdrPath, env.Request.Path)
+	set(hdrQuery, env.Request.Query)
+	if len(env.Previous) > 0 {
+		b, err := json.Marshal(env.Previous)
+		if err != nil {
+			return fmt.Errorf("encode invocation %s: %w", env.ID, err)
+		}
+		h[hdrPrevious] = []string{string(b)}
+	}
+	for k, vs := range env.Request.Headers {
+		h[hdrRequestPrefix+k] = vs
+	}
+	msg.Data = env.Request.Body
+	return nil
+}
+
+// headerSafe says whether every field of env can travel as a header
+// value: NATS headers end at a line break, and keys end at a colon.
+func headerSafe(env envelope) bool {
+	ok := func(v string) bool { return !strings.ContainsAny(v, "\r\n") }
+	if !ok(env.ID) || !ok(env.Function) || !ok(env.Source) || !ok(env.IdempotencyKey) ||
+		!ok(env.Request.Method) || !ok(env.Request.Path) || !ok(env.Request.Query) {
+		return false
+	}
+	for k, vs := range env.Request.Headers {
+		if k == "" || strings.ContainsAny(k, "\r\n: \t") {
+			return false
+		}
+		for _, v := range vs {
+			if !ok(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// decodeEnvelope reads a queued invocation's message, of either version.
+func decodeEnvelope(h nats.Header, data []byte) (envelope, error) {
+	if h.Get(hdrEnvelope) != "2" {
+		var env envelope
+		if err := json.Unmarshal(data, &env); err != nil {
+			return envelope{}, fmt.Errorf("decode queued invocation: %w", err)
+		}
+		return env, nil
+	}
+	env := envelope{ID: h.Get(hdrID), Function: h.Get(hdrFunction), Source: h.Get(hdrSource),
+		IdempotencyKey: h.Get(hdrIdempotencyKey)}
+	if env.ID == "" || env.Function == "" {
+		return envelope{}, fmt.Errorf("decode queued invocation: the %s and %s headers are required", hdrID, hdrFunction)
+	}
+	t, err := time.Parse(time.RFC3339Nano, h.Get(hdrEnqueuedAt))
+	if err != nil {
+		return envelope{}, fmt.Errorf("decode queued invocation %s: %s: %w", env.ID, hdrEnqueuedAt, err)
+	}
+	env.EnqueuedAt = t
+	if p := h.Get(hdrPrevious); p != "" {
+		if err := json.Unmarshal([]byte(p), &env.Previous); err != nil {
+			return envelope{}, fmt.Errorf("decode queued invocation %s: %s: %w", env.ID, hdrPrevious, err)
+		}
+	}
+	env.Request = runtime.Request{ID: env.ID, Method: h.Get(hdrMethod), Path: h.Get(hdrPath), Query: h.Get(hdrQuery), Body: data}
+	for k, vs := range h {
+		if name, ok := strings.CutPrefix(k, hdrRequestPrefix); ok {
+			if env.Request.Headers == nil {
+				env.Request.Headers = make(map[string][]string, 2)
+			}
+			env.Request.Headers[name] = vs
+		}
+	}
+	return env, nil
+}
