@@ -235,10 +235,20 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 const hexDigits = "0123456789abcdef"
 
-// jsonSafe reports whether encoding/json writes the ASCII byte c as is
-// (with HTML escaping on, its default).
+// The ASCII bytes encoding/json writes as is (with HTML escaping on, its
+// default), as bit sets: bytes 0-63 in jsonSafeLow, 64-127 in jsonSafeHigh.
+// Everything from space up, except " & < > and \.
+const (
+	jsonSafeLow  uint64 = 0xffffffff00000000 &^ (1<<'"' | 1<<'&' | 1<<'<' | 1<<'>')
+	jsonSafeHigh uint64 = ^uint64(0) &^ (1 << ('\\' - 64))
+)
+
+// jsonSafe reports whether encoding/json writes the ASCII byte c as is.
 func jsonSafe(c byte) bool {
-	return c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	if c < 64 {
+		return jsonSafeLow>>c&1 != 0
+	}
+	return jsonSafeHigh>>(c&63)&1 != 0
 }
 
 // appendJSONString appends s as a JSON string, escaped exactly as

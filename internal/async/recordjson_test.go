@@ -237,3 +237,23 @@ func BenchmarkRecordJSON(b *testing.B) {
 		}
 	})
 }
+
+// TestRecordJSONStringEscapes compares appendJSONString with json.Marshal
+// on every byte value and on the UTF-8 sequences encoding/json treats
+// specially.
+func TestRecordJSONStringEscapes(t *testing.T) {
+	inputs := []string{"", "plain", "\u2028", "\u2029", "\u2027\u202a", "\ufffd", "\U0001f389",
+		"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "é\xff", "\xf0\x9f\x8e"}
+	for c := range 256 {
+		inputs = append(inputs, "a"+string([]byte{byte(c)})+"b")
+	}
+	for _, s := range inputs {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("json.Marshal(%q): %v", s, err)
+		}
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("appendJSONString(%q) = %s, json.Marshal writes %s", s, got, want)
+		}
+	}
+}
