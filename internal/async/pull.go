@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // worker pulls one consumer on this node with bounded concurrency.
@@ -63,6 +64,11 @@ func (w *worker) release(n int) {
 	for range n {
 		<-w.sem
 	}
+	w.ring()
+}
+
+// ring tells the pull loop that a slot came free.
+func (w *worker) ring() {
 	select {
 	case w.freed <- struct{}{}:
 	default:
@@ -136,12 +142,35 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 	// (the wasm call path is deep) for every invocation.
 	jobs := make(chan *nats.Msg)
 	runners := 0
-	defer close(jobs)
+	var running sync.WaitGroup // the runner goroutines
+	// A finished invocation's message is acked once its final record is
+	// stored, by one goroutine that waits for those writes in order, so
+	// that its slots go to the next invocations meanwhile. At most held
+	// messages wait so: a runner with one more waits its turn.
+	settles := make(chan settling, held)
+	settled := make(chan struct{})
+	defer func() {
+		close(jobs) // runners finish what they run, then return
+		running.Wait()
+		close(settles)
+		<-settled
+	}()
+	go func() {
+		defer close(settled)
+		for st := range settles {
+			s.settle(st)
+			w.wg.Done()
+		}
+	}()
+	later := func(m *nats.Msg, f jetstream.PubAckFuture) { settles <- settling{m: m, f: f} }
 	runner := func(m *nats.Msg) {
 		for ; m != nil; m = <-jobs {
-			s.handle(spec, natsDelivery{m})
-			w.wg.Done()
+			d := &natsDelivery{m: m, later: later}
+			s.handle(spec, d)
 			<-w.run
+			if !d.deferred {
+				w.wg.Done() // else when settled
+			}
 			w.release(1) // rings the loop, which starts the next
 		}
 	}
@@ -161,7 +190,7 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 			default:
 				if runners < cap(w.run) {
 					runners++
-					go runner(m)
+					running.Go(func() { runner(m) })
 				} else {
 					jobs <- m // every runner exists; one is on its way back
 				}
@@ -281,19 +310,63 @@ type delivery interface {
 
 // natsDelivery is a message pulled into a worker's inbox; its reply subject
 // is the JetStream ack subject.
-type natsDelivery struct{ m *nats.Msg }
+type natsDelivery struct {
+	m *nats.Msg
+	// later, if set, takes the message's ack off the worker's hands (see
+	// ackAfter); deferred says it did.
+	later    func(*nats.Msg, jetstream.PubAckFuture)
+	deferred bool
+}
 
-func (d natsDelivery) Data() []byte         { return d.m.Data }
-func (d natsDelivery) Headers() nats.Header { return d.m.Header }
-func (d natsDelivery) NumDelivered() uint64 {
+func (d *natsDelivery) Data() []byte         { return d.m.Data }
+func (d *natsDelivery) Headers() nats.Header { return d.m.Header }
+func (d *natsDelivery) NumDelivered() uint64 {
 	md, err := d.m.Metadata()
 	if err != nil {
 		return 0
 	}
 	return md.NumDelivered
 }
-func (d natsDelivery) Ack() error                             { return d.m.Ack() }
-func (d natsDelivery) Nak() error                             { return d.m.Nak() }
-func (d natsDelivery) NakWithDelay(delay time.Duration) error { return d.m.NakWithDelay(delay) }
-func (d natsDelivery) InProgress() error                      { return d.m.InProgress() }
-func (d natsDelivery) Term() error                            { return d.m.Term() }
+func (d *natsDelivery) Ack() error                             { return d.m.Ack() }
+func (d *natsDelivery) Nak() error                             { return d.m.Nak() }
+func (d *natsDelivery) NakWithDelay(delay time.Duration) error { return d.m.NakWithDelay(delay) }
+func (d *natsDelivery) InProgress() error                      { return d.m.InProgress() }
+func (d *natsDelivery) Term() error                            { return d.m.Term() }
+
+func (d *natsDelivery) ackAfter(f jetstream.PubAckFuture) bool {
+	if d.later == nil {
+		return false
+	}
+	d.deferred = true
+	d.later(d.m, f)
+	return true
+}
+
+// laterAcker is a delivery that can be acked in the background once f,
+// the write of the invocation's final record, is acknowledged.
+type laterAcker interface {
+	ackAfter(f jetstream.PubAckFuture) bool
+}
+
+// settling is a finished invocation's message waiting for its record.
+type settling struct {
+	m *nats.Msg
+	f jetstream.PubAckFuture
+}
+
+// settle acks st's message once its record is stored. A record that could
+// not be written is logged and the message acked all the same, as when it
+// is written synchronously: the invocation ran, and running it again
+// would be worse than a missing record.
+func (s *Service) settle(st settling) {
+	t := time.NewTimer(ackWait)
+	defer t.Stop()
+	select {
+	case <-st.f.Ok():
+	case err := <-st.f.Err():
+		s.log.Warn("record the end of an invocation", "subject", st.m.Subject, "err", err)
+	case <-t.C:
+		s.log.Warn("record the end of an invocation: no acknowledgement", "subject", st.m.Subject, "after", ackWait)
+	}
+	_ = st.m.Ack()
+}

@@ -205,11 +205,12 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 	rec.Result = resultOf(res)
 	if outcome == "success" {
 		rec.Status, rec.Error = StatusSucceeded, ""
-		if err := s.saveRecord(ctx, &rec); err != nil {
+		f, err := s.recordAsync(&rec)
+		if err != nil {
 			s.log.Warn("record success", "id", env.ID, "err", err)
 		}
 		s.deliver(ctx, fn.Config.OnSuccess, env, &rec, "Success")
-		_ = msg.Ack()
+		s.ackWhenRecorded(ctx, msg, f)
 		return
 	}
 	if resp.Error != nil && resp.Error.Type == "BadRequest" {
@@ -233,6 +234,25 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 	}
 	s.met.retries.WithLabelValues(env.Function).Inc()
 	_ = msg.NakWithDelay(delay)
+}
+
+// ackWhenRecorded acks msg once f, the write of its invocation's final
+// record, is acknowledged: in the background where msg allows, so that
+// the worker goes on to the next invocation meanwhile. (Acked first, a
+// node that stopped in between would leave an invocation that ran with
+// no record of it.)
+func (s *Service) ackWhenRecorded(ctx context.Context, msg delivery, f jetstream.PubAckFuture) {
+	if f == nil {
+		_ = msg.Ack()
+		return
+	}
+	if la, ok := msg.(laterAcker); ok && la.ackAfter(f) {
+		return
+	}
+	if err := waitAcks(ctx, f); err != nil {
+		s.log.Warn("record the end of an invocation", "err", err)
+	}
+	_ = msg.Ack()
 }
 
 // fail ends an invocation: a dead letter with every attempt, the failure
