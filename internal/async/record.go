@@ -131,12 +131,11 @@ func (s *Service) loadRecord(ctx context.Context, id string) (Record, uint64, er
 }
 
 func (s *Service) saveRecord(ctx context.Context, rec *Record) error {
-	rec.UpdatedAt = s.opts.Clock.Now().UTC()
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode invocation %s: %w", rec.ID, err)
+	f, err := s.recordAsync(rec)
+	if err == nil {
+		err = waitAcks(ctx, f)
 	}
-	if _, err := s.records.Put(ctx, rec.ID, b); err != nil {
+	if err != nil {
 		return fmt.Errorf("write invocation %s: %w", rec.ID, err)
 	}
 	return nil
@@ -158,11 +157,11 @@ func validID(id string) bool {
 
 // recordAsync writes rec without waiting for the server's acknowledgement
 // (see waitAcks). Records are KV entries, so this is a publish to the
-// bucket's subject; on one connection it is stored in order with the
-// writes that follow it.
+// bucket's subject (ids are valid keys: see validID); on one connection
+// it is stored in order with the writes that follow it.
 func (s *Service) recordAsync(rec *Record) (jetstream.PubAckFuture, error) {
 	rec.UpdatedAt = s.opts.Clock.Now().UTC()
-	b, err := json.Marshal(rec)
+	b, err := rec.appendJSON(nil) // not a reused buffer: the client may hold it until acked
 	if err != nil {
 		return nil, fmt.Errorf("encode invocation %s: %w", rec.ID, err)
 	}
