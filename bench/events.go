@@ -1,15 +1,17 @@
 package bench
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +27,13 @@ import (
 
 // EventsOptions configure the events benchmark.
 type EventsOptions struct {
-	// GuestDir is the no-op function to build (default ./bench/eventsguest).
+	// GuestDir is the Go function to build (default ./bench/eventsguest):
+	// the subscriber of the publish → handler timing, and a Go SDK no-op.
 	GuestDir string
+	// NoopWAT is the no-op whose async invocations are counted (default
+	// ./examples/wat-echo/echo.wat, assembled with wat2wasm): a function
+	// that does no work of its own, so that the figures are hearth's.
+	NoopWAT string
 	// Duration of each rate measurement (default 5 s).
 	Duration time.Duration
 	// Clients is how many concurrent HTTP clients and NATS publishers
@@ -46,6 +53,9 @@ type EventsOptions struct {
 func (o *EventsOptions) defaults() {
 	if o.GuestDir == "" {
 		o.GuestDir = "./bench/eventsguest"
+	}
+	if o.NoopWAT == "" {
+		o.NoopWAT = "./examples/wat-echo/echo.wat"
 	}
 	if o.Duration == 0 {
 		o.Duration = 5 * time.Second
@@ -69,9 +79,14 @@ func (o *EventsOptions) defaults() {
 // through nats.go, in one run:
 //
 //   - events.async.accepted_per_s: async invokes answered 202, from
-//     Clients concurrent HTTP clients;
-//   - events.async.completed_per_s: those invocations run to the end by the
-//     no-op function, from the first accept until the queue is empty;
+//     Clients concurrent HTTP clients, while the function's queue is held
+//     (see asyncRates);
+//   - events.async.completed_per_s: that backlog run to the end by the
+//     no-op function (record written, message acked);
+//   - events.async.sustained_per_s: accepting and completing at once;
+//   - events.async.go_sdk.completed_per_s: completed/s for a no-op written
+//     with the Go SDK, whose runtime's own work in the guest is in it;
+//   - the process's CPU time per accepted and per completed invocation;
 //   - baseline.jetstream.publish_per_s: synchronous publishes (each waits
 //     for its ack) from Clients publishers;
 //   - baseline.jetstream.workqueue_per_s: a work-queue stream's
@@ -82,9 +97,13 @@ func (o *EventsOptions) defaults() {
 //     upper bound of publish → handler.
 func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	opts.defaults()
-	wasm, err := wasmbuild.Build(ctx, opts.GuestDir)
+	goWasm, err := wasmbuild.Build(ctx, opts.GuestDir)
 	if err != nil {
 		return nil, fmt.Errorf("build the events guest: %w", err)
+	}
+	noopWasm, err := assembleWAT(ctx, opts.NoopWAT)
+	if err != nil {
+		return nil, fmt.Errorf("the no-op function: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "hearth-bench-events-")
 	if err != nil {
@@ -98,19 +117,33 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	}
 	defer n.Stop(context.Background())
 	c := client.New(n.URL())
-	if _, err := c.Deploy(ctx, "noop", client.FunctionConfig{Concurrency: opts.Concurrency, MinWarm: opts.Concurrency}, wasm); err != nil {
+	cfg := client.FunctionConfig{Concurrency: opts.Concurrency, MinWarm: opts.Concurrency}
+	if _, err := c.Deploy(ctx, "noop", cfg, noopWasm); err != nil {
+		return nil, fmt.Errorf("deploy the no-op function: %w", err)
+	}
+	if _, err := c.Deploy(ctx, "gonoop", cfg, goWasm); err != nil {
 		return nil, fmt.Errorf("deploy the events guest: %w", err)
 	}
 
 	rep := &Report{Bench: "events"}
-	accepted, completed, err := asyncRates(ctx, n, opts)
+	ar, err := asyncRates(ctx, n, opts, "noop", true)
 	if err != nil {
 		return nil, err
 	}
+	accepted, completed, sustained := ar.accepted, ar.completed, ar.sustained
 	rep.Add("events.async.accepted_per_s", accepted, "inv/s")
 	rep.Add("events.async.completed_per_s", completed, "inv/s")
+	rep.Add("events.async.sustained_per_s", sustained, "inv/s")
+	rep.Add("events.async.accept_cpu_us", us(ar.acceptCPU), "µs/inv")
+	rep.Add("events.async.complete_cpu_us", us(ar.drainCPU), "µs/inv")
+	goRates, err := asyncRates(ctx, n, opts, "gonoop", false)
+	if err != nil {
+		return nil, err
+	}
+	rep.Add("events.async.go_sdk.completed_per_s", goRates.completed, "inv/s")
+	rep.Add("events.async.go_sdk.complete_cpu_us", us(goRates.drainCPU), "µs/inv")
 
-	p50, p99, err := pubsubLatency(ctx, n, c, opts.LatencySamples)
+	p50, p99, err := pubsubLatency(ctx, n, c, "gonoop", opts.LatencySamples)
 	if err != nil {
 		return nil, err
 	}
@@ -130,17 +163,82 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	rep.Add("baseline.jetstream.workqueue_per_s", wq, "msg/s")
 
 	rep.Notes = append(rep.Notes,
-		fmt.Sprintf("completed %.0f inv/s (target ≥ 15,000)", completed),
+		fmt.Sprintf("completed %.0f inv/s (target ≥ 15,000); %.0f inv/s for the Go SDK no-op", completed, goRates.completed),
+		fmt.Sprintf("sustained %.0f inv/s: accepting and completing at once, from the first accept until the queue is empty", sustained),
 		fmt.Sprintf("accepted/s is %.0f%% of the raw sync publish rate (target ≥ 50%%)", 100*accepted/pub),
 		fmt.Sprintf("completed/s is %.0f%% of the raw work-queue loop (target ≥ 50%%)", 100*completed/wq),
 		fmt.Sprintf("publish → handler p50 %.2f ms (target < 1 ms; measured to the handler's reply event)", ms(p50)))
 	return rep, nil
 }
 
-// asyncRates runs opts.Clients HTTP clients queueing async invocations of
-// noop for opts.Duration, then waits until the function's queue is empty.
-func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions) (accepted, completed float64, err error) {
-	url := n.URL() + "/v1/functions/noop/invoke"
+// asyncRates times the async path of fn three ways, each from
+// opts.Clients HTTP clients queueing invocations:
+//
+//   - accepted: for opts.Duration with the node's worker for fn held
+//     back (async.Service.HoldQueue), so that accepting has the machine
+//     to itself, as the raw publishers have;
+//   - completed: the worker, resumed, draining that backlog, as the raw
+//     work-queue loop drains its stream;
+//   - sustained (if sustain): both at once for opts.Duration, from the
+//     first accept until the queue is empty.
+func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions, fn string, sustain bool) (r asyncResult, err error) {
+	resume, err := n.Async().HoldQueue(ctx, fn)
+	if err != nil {
+		return r, fmt.Errorf("hold the %s function's queue: %w", fn, err)
+	}
+	cpu0, err := processCPU()
+	if err != nil {
+		return r, err
+	}
+	backlog, took, err := postAsyncFor(ctx, n, opts, fn)
+	if err != nil {
+		return r, err
+	}
+	cpu1, err := processCPU()
+	if err != nil {
+		return r, err
+	}
+	r.accepted = float64(backlog) / took.Seconds()
+	r.acceptCPU = (cpu1 - cpu0) / time.Duration(backlog)
+	start := time.Now()
+	if err := resume(ctx); err != nil {
+		return r, fmt.Errorf("resume the %s function's queue: %w", fn, err)
+	}
+	if err := awaitEmptyQueue(ctx, n, fn); err != nil {
+		return r, err
+	}
+	r.completed = float64(backlog) / time.Since(start).Seconds()
+	cpu2, err := processCPU()
+	if err != nil {
+		return r, err
+	}
+	r.drainCPU = (cpu2 - cpu1) / time.Duration(backlog)
+
+	if !sustain {
+		return r, nil
+	}
+	start = time.Now()
+	count, _, err := postAsyncFor(ctx, n, opts, fn)
+	if err != nil {
+		return r, err
+	}
+	if err := awaitEmptyQueue(ctx, n, fn); err != nil {
+		return r, err
+	}
+	r.sustained = float64(count) / time.Since(start).Seconds()
+	return r, nil
+}
+
+// asyncResult is what asyncRates measures: rates in invocations/s, and
+// the process's CPU time (the bench's clients included) per invocation.
+type asyncResult struct {
+	accepted, completed, sustained float64
+	acceptCPU, drainCPU            time.Duration
+}
+
+// postAsyncFor queues async invocations of fn from opts.Clients clients
+// for opts.Duration and returns how many were accepted, in how long.
+func postAsyncFor(ctx context.Context, n *node.Node, opts EventsOptions, fn string) (int64, time.Duration, error) {
 	var (
 		count    atomic.Int64
 		wg       sync.WaitGroup
@@ -151,16 +249,24 @@ func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions) (accepted
 	end := start.Add(opts.Duration)
 	for range opts.Clients {
 		wg.Go(func() {
-			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true}}
-			defer hc.CloseIdleConnections()
-			for ctx.Err() == nil && time.Now().Before(end) {
-				if err := postAsync(ctx, hc, url); err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-					return
+			err := func() error {
+				c, err := dialHTTP(ctx, n.Addr().String())
+				if err != nil {
+					return err
 				}
-				count.Add(1)
+				defer c.Close()
+				for ctx.Err() == nil && time.Now().Before(end) {
+					if err := c.postAsync("/v1/functions/" + fn + "/invoke"); err != nil {
+						return err
+					}
+					count.Add(1)
+				}
+				return nil
+			}()
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
 			}
 		})
 	}
@@ -168,60 +274,100 @@ func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions) (accepted
 	if firstErr != nil {
 		return 0, 0, fmt.Errorf("async invokes: %w", firstErr)
 	}
-	acceptedIn := time.Since(start)
-	cons, err := n.Backbone().JS.Consumer(ctx, "HEARTH_ASYNC", "fn_noop")
+	return count.Load(), time.Since(start), nil
+}
+
+// awaitEmptyQueue waits until fn's queue is empty. It is a work-queue
+// stream: a finished invocation's message is acked and gone, so an empty
+// consumer means every one completed.
+func awaitEmptyQueue(ctx context.Context, n *node.Node, fn string) error {
+	cons, err := n.Backbone().JS.Consumer(ctx, "HEARTH_ASYNC", "fn_"+fn)
 	if err != nil {
-		return 0, 0, fmt.Errorf("the noop function's queue: %w", err)
+		return fmt.Errorf("the %s function's queue: %w", fn, err)
 	}
-	// The queue is a work-queue stream: a finished invocation's message is
-	// acked and gone, so an empty consumer means every one completed.
 	for {
 		info, err := cons.Info(ctx)
 		if err != nil {
-			return 0, 0, fmt.Errorf("the noop function's queue: %w", err)
+			return fmt.Errorf("the %s function's queue: %w", fn, err)
 		}
 		if info.NumPending == 0 && info.NumAckPending == 0 {
-			break
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	total := float64(count.Load())
-	return total / acceptedIn.Seconds(), total / time.Since(start).Seconds(), nil
 }
 
-func postAsync(ctx context.Context, hc *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte("x")))
+// httpConn is a bare HTTP/1.1 keep-alive client, one request at a time,
+// as load generators such as wrk are: the bench runs in the node's own
+// process on a 2-core machine, and net/http's client would spend as much
+// CPU per request as the server it measures.
+type httpConn struct {
+	net.Conn
+	r    *bufio.Reader
+	host string
+}
+
+func dialHTTP(ctx context.Context, addr string) (*httpConn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		return nil, err
+	}
+	return &httpConn{Conn: c, r: bufio.NewReader(c), host: addr}, nil
+}
+
+// postAsync queues one async invocation and expects 202 Accepted.
+func (c *httpConn) postAsync(path string) error {
+	req := "POST " + path + " HTTP/1.1\r\nHost: " + c.host +
+		"\r\nX-Hearth-Invocation-Type: Event\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+	if _, err := io.WriteString(c.Conn, req); err != nil {
 		return err
 	}
-	req.Header.Set("X-Hearth-Invocation-Type", "Event")
-	resp, err := hc.Do(req)
+	status, err := c.r.ReadString('\n')
 	if err != nil {
-		return err
+		return fmt.Errorf("read response: %w", err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("%s answered %s", url, resp.Status)
+	length := 0
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("read response headers: %w", err)
+		}
+		h := strings.TrimSpace(string(line))
+		if h == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(h, ":"); ok && strings.EqualFold(k, "Content-Length") {
+			if length, err = strconv.Atoi(strings.TrimSpace(v)); err != nil {
+				return fmt.Errorf("response Content-Length %q: %w", v, err)
+			}
+		}
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(c.r, body); err != nil {
+		return fmt.Errorf("read response body: %w", err)
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 202 ") {
+		return fmt.Errorf("%s answered %s: %s", path, strings.TrimSpace(status), body)
 	}
 	return nil
 }
 
 // pubsubLatency publishes one ping at a time to the topic "bench-ping"
-// (noop is subscribed) and waits for noop's reply on "bench-pong", read
+// (fn is subscribed) and waits for fn's reply on "bench-pong", read
 // straight off the backbone's subject for that topic.
-func pubsubLatency(ctx context.Context, n *node.Node, c *client.Client, samples int) (p50, p99 time.Duration, err error) {
+func pubsubLatency(ctx context.Context, n *node.Node, c *client.Client, fn string, samples int) (p50, p99 time.Duration, err error) {
 	for _, topic := range []string{"bench-ping", "bench-pong"} {
 		if _, err := c.CreateTopic(ctx, topic); err != nil {
 			return 0, 0, fmt.Errorf("create topic %s: %w", topic, err)
 		}
 	}
-	if err := c.Subscribe(ctx, "bench-ping", "noop"); err != nil {
-		return 0, 0, fmt.Errorf("subscribe noop: %w", err)
+	if err := c.Subscribe(ctx, "bench-ping", fn); err != nil {
+		return 0, 0, fmt.Errorf("subscribe %s: %w", fn, err)
 	}
 	replies := make(chan string, 16)
 	// hearth.topic.<topic>.any is where an unordered event of a topic goes
