@@ -2,6 +2,11 @@ package bench
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,5 +38,49 @@ func TestEventsReportsEveryResult(t *testing.T) {
 	}
 	for _, r := range rep.Results {
 		t.Logf("%s = %.3f %s", r.Name, r.Value, r.Unit)
+	}
+}
+
+// TestHTTPConnPost checks the bench's bare HTTP client against net/http:
+// keep-alive requests, any body length, and a refusal reported with its
+// status and body.
+func TestHTTPConnPost(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Header.Get("X-Hearth-Invocation-Type") != "Event" || string(b) != "{}" {
+			http.Error(w, "not an async invoke", http.StatusBadRequest)
+			return
+		}
+		if r.URL.Path == "/refuse" {
+			http.Error(w, "no such function", http.StatusNotFound)
+			return
+		}
+		body := strings.Repeat("x", 5000) // more than the reader's buffer
+		if r.URL.Path == "/chunked" {
+			w.WriteHeader(http.StatusAccepted)
+		} else {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(http.StatusAccepted)
+		}
+		_, _ = io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	c, err := dialHTTP(context.Background(), srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ok := c.asyncRequest("/ok")
+	for range 3 { // one connection, kept alive
+		if err := c.post(ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = c.post(c.asyncRequest("/refuse"))
+	if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "no such function") {
+		t.Fatalf("refusal: %v, want the status and the body", err)
+	}
+	if err := c.post(c.asyncRequest("/chunked")); err == nil || !strings.Contains(err.Error(), "chunked") {
+		t.Fatalf("chunked answer: %v, want a clear refusal", err)
 	}
 }

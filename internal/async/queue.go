@@ -27,7 +27,8 @@ func (s *Service) Enqueue(ctx context.Context, function string, req runtime.Requ
 }
 
 // enqueue validates env and publishes it to the function's queue. msgID,
-// when set, deduplicates the publish (schedule ticks, redrives).
+// when set, deduplicates the publish (schedule ticks, redrives); so does
+// an id that env brings.
 func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id string, err error) {
 	ctx, span := s.opts.Tracer.Start(ctx, "async enqueue "+env.Function, trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attrFunction.String(env.Function)))
@@ -45,7 +46,8 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 	if err != nil {
 		return "", err
 	}
-	if env.ID == "" {
+	fresh := env.ID == ""
+	if fresh {
 		env.ID = invoke.NewRequestID()
 	}
 	if env.IdempotencyKey != "" {
@@ -62,7 +64,10 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 	if err := s.ensureWorker(ctx, queueConsumer(fn.Name), false); err != nil {
 		return "", err
 	}
-	if msgID == "" {
+	if msgID == "" && !fresh {
+		// A caller's id (a destination's, an event's) is the same when the
+		// caller repeats itself: the server drops the repeat. A fresh id
+		// cannot repeat, and the server need not remember it.
 		msgID = env.ID
 	}
 	// The message is the "queued" record: one stream write per accepted
@@ -75,7 +80,11 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 		return "", err
 	}
 	s.inject(ctx, msg.Header)
-	ack, err := s.opts.JS.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	ack, err := s.opts.JS.PublishMsgAsync(msg, opts...)
 	if err == nil {
 		err = waitAcks(ctx, ack)
 	}
