@@ -344,3 +344,42 @@ func TestRunningRecordOnlyForLongAttempts(t *testing.T) {
 		t.Fatalf("%d records written in all, want 3 (quick's end, slow running, slow's end)", n)
 	}
 }
+
+// TestHoldQueue: while a queue is held on the only node, invocations are
+// accepted and wait, queued; resumed, every one runs.
+func TestHoldQueue(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	ctx := context.Background()
+	env.node.add("held", registry.Config{Concurrency: 2}, ok("done"))
+	resume, err := s.HoldQueue(ctx, "held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 20 {
+		id, err := s.Enqueue(ctx, "held", runtime.Request{Body: []byte("x")}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// Nothing to wait for but time: give a worker, had one been started,
+	// the chance to take the first invocation.
+	time.Sleep(200 * time.Millisecond)
+	if n := len(env.node.callsOf("held")); n != 0 {
+		t.Fatalf("%d invocations ran while the queue was held", n)
+	}
+	if rec, err := s.Invocation(ctx, ids[0]); err != nil || rec.Status != StatusQueued {
+		t.Fatalf("held invocation: %+v, %v; want queued", rec, err)
+	}
+	if err := resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		waitStatus(t, s, id, StatusSucceeded)
+	}
+	if n := len(env.node.callsOf("held")); n != len(ids) {
+		t.Fatalf("%d runs, want %d", n, len(ids))
+	}
+}

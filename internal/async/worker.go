@@ -151,9 +151,8 @@ func (s *Service) startWorker(ctx context.Context, spec consumerSpec) error {
 
 // HoldQueue stops this node taking function's queued invocations until
 // resume is called: they wait in the queue (other nodes go on taking
-// them). The invocations running here finish first. Operators use it to
-// let a backlog build before a deploy; the events bench, to time accepting
-// and draining apart.
+// them). The invocations running here finish first. The events bench uses
+// it to time accepting and draining apart.
 func (s *Service) HoldQueue(ctx context.Context, function string) (resume func(context.Context) error, err error) {
 	spec := queueConsumer(function)
 	if err := s.ensureWorker(ctx, spec, false); err != nil {
