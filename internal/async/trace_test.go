@@ -2,10 +2,13 @@ package async
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -154,5 +157,38 @@ func TestAsyncHopsShareOneTrace(t *testing.T) {
 	}
 	if got := nextCtx.all()[0]; got.TraceID() != success.SpanContext().TraceID() {
 		t.Fatalf("destination ran in trace %s, want %s", got.TraceID(), success.SpanContext().TraceID())
+	}
+}
+
+// TestInjectTraceContextMatchesPropagator: the enqueue's own writer of the
+// W3C headers writes exactly what the OpenTelemetry propagator writes.
+func TestInjectTraceContextMatchesPropagator(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	ts, err := trace.ParseTraceState("vendor=value,other=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		sc   trace.SpanContext
+	}{
+		{"none", trace.SpanContext{}},
+		{"sampled", trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})},
+		{"not sampled", trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid})},
+		{"other flag bits", trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: 0xff})},
+		{"trace state", trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, TraceState: ts})},
+		{"remote", trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, Remote: true})},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := trace.ContextWithSpanContext(context.Background(), tc.sc)
+			want, got := nats.Header{}, nats.Header{}
+			propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(want))
+			injectTraceContext(ctx, got)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
 	}
 }
