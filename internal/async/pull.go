@@ -3,6 +3,7 @@ package async
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,38 +27,79 @@ import (
 // did not send) hands the rest back. Nothing is counted twice or lost, so
 // the loop always knows whether to ask again.
 //
-// A worker holds at most twice its concurrency: concurrency running and as
-// many waiting in memory to start the moment a slot frees (without them,
-// every completion would wait a round trip for the next message). A
-// waiting message's ack deadline is renewed every ackHeartbeat, so one that
-// waits behind long invocations is not delivered again meanwhile.
+// A worker holds its concurrency's worth of messages running and more
+// waiting in memory, to start the moment a slot frees (without them, every
+// completion would wait a round trip for the next message). How many wait
+// follows how long invocations take (see held): as many as start within
+// about prefetchWindow, at least concurrency and at most
+// max(concurrency, maxPrefetch). Short invocations so come in batches,
+// which costs the node far less per invocation than one round trip each;
+// long ones are not kept from other nodes' idle instances. A waiting
+// message's ack deadline is renewed every ackHeartbeat, so one that waits
+// behind long invocations is not delivered again meanwhile.
 type worker struct {
 	sem   chan struct{} // a token per message reserved: asked for, waiting or running
 	run   chan struct{} // a token per invocation running
 	freed chan struct{} // a slot came free (capacity 1: a doorbell)
 	done  chan struct{} // closed by stop
 
+	// runNanos is a moving average of how long an invocation keeps its
+	// run slot, 0 until the first one ends.
+	runNanos atomic.Int64
+
 	pulled chan struct{} // closed when the pull loop has returned
 	once   sync.Once
 	wg     sync.WaitGroup // invocations running; Add only from the pull loop
 }
 
+const (
+	// prefetchWindow is about how long a message may wait in a worker's
+	// memory before it starts.
+	prefetchWindow = 10 * time.Millisecond
+	// maxPrefetch bounds the messages waiting in a worker, unless its
+	// concurrency is higher.
+	maxPrefetch = 64
+)
+
 func newWorker(concurrency int) *worker {
-	return &worker{sem: make(chan struct{}, 2*concurrency), run: make(chan struct{}, concurrency),
+	return &worker{sem: make(chan struct{}, concurrency+max(concurrency, maxPrefetch)), run: make(chan struct{}, concurrency),
 		freed: make(chan struct{}, 1), done: make(chan struct{}), pulled: make(chan struct{})}
 }
 
-// reserveFree takes every free slot and returns how many.
-func (w *worker) reserveFree() int {
-	n := 0
-	for {
+// held is how many messages the worker may hold now, running and waiting.
+func (w *worker) held() int {
+	conc := cap(w.run)
+	waiting := conc
+	if avg := time.Duration(w.runNanos.Load()); avg > 0 {
+		waiting = int(min(int64(conc)*int64(prefetchWindow/avg), int64(cap(w.sem)-conc)))
+		waiting = max(waiting, conc)
+	}
+	return conc + waiting
+}
+
+// ran notes how long an invocation kept its run slot.
+func (w *worker) ran(d time.Duration) {
+	// Runners update it at once; a lost update only slows the average.
+	old := w.runNanos.Load()
+	if old == 0 {
+		w.runNanos.Store(int64(d))
+		return
+	}
+	w.runNanos.Store(old + (int64(d)-old)/16)
+}
+
+// reserve takes free slots, at most n, and returns how many.
+func (w *worker) reserve(n int) int {
+	got := 0
+	for got < n {
 		select {
 		case w.sem <- struct{}{}:
-			n++
+			got++
 		default:
-			return n
+			return got
 		}
 	}
+	return got
 }
 
 func (w *worker) release(n int) {
@@ -97,12 +139,12 @@ const (
 // pull is a worker's loop (see worker).
 func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 	defer close(w.pulled)
-	held := cap(w.sem)
-	// At most held messages and one status per request (each asks for at
-	// least one message) are ever on their way, so the channel never
-	// fills and the client never drops a message as a slow consumer.
+	most := cap(w.sem)
+	// At most cap(w.sem) messages and one status per request (each asks
+	// for at least one message) are ever on their way, so the channel
+	// never fills and the client never drops a message as a slow consumer.
 	inbox := s.opts.Conn.NewInbox()
-	msgs := make(chan *nats.Msg, 2*held+64)
+	msgs := make(chan *nats.Msg, 2*most+64)
 	sub, err := s.opts.Conn.ChanSubscribe(inbox, msgs)
 	if err != nil {
 		s.log.Error("pull consumer: subscribe", "consumer", key, "err", err)
@@ -145,9 +187,9 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 	var running sync.WaitGroup // the runner goroutines
 	// A finished invocation's message is acked once its final record is
 	// stored, by one goroutine that waits for those writes in order, so
-	// that its slots go to the next invocations meanwhile. At most held
+	// that its slots go to the next invocations meanwhile. At most cap(w.sem)
 	// messages wait so: a runner with one more waits its turn.
-	settles := make(chan settling, held)
+	settles := make(chan settling, most)
 	settled := make(chan struct{})
 	defer func() {
 		close(jobs) // runners finish what they run, then return
@@ -166,7 +208,9 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 	runner := func(m *nats.Msg) {
 		for ; m != nil; m = <-jobs {
 			d := &natsDelivery{m: m, later: later}
+			start := time.Now()
 			s.handle(spec, d)
+			w.ran(time.Since(start))
 			<-w.run
 			if !d.deferred {
 				w.wg.Done() // else when settled
@@ -210,8 +254,8 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 		// Ask for the free slots, in one request when the previous ones
 		// are answered or when half the slots are free, so that a busy
 		// queue costs about one request per held/2 messages.
-		if free := held - len(w.sem); free > 0 && (outstanding == 0 || 2*free >= held) {
-			if n := w.reserveFree(); n > 0 {
+		if held := w.held(); held-len(w.sem) > 0 && (outstanding == 0 || 2*(held-len(w.sem)) >= held) {
+			if n := w.reserve(held - len(w.sem)); n > 0 {
 				if err := s.opts.Conn.PublishRequest(subject, inbox, request(n)); err != nil {
 					w.release(n)
 					s.log.Debug("pull request", "consumer", key, "err", err)

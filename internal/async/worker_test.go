@@ -59,3 +59,44 @@ func TestBurstsDoNotStall(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerHeld: a worker holds as many waiting messages as start within
+// about prefetchWindow, between its concurrency and max(concurrency,
+// maxPrefetch), plus those running.
+func TestWorkerHeld(t *testing.T) {
+	cases := []struct {
+		conc int
+		avg  time.Duration // 0: nothing ran yet
+		want int
+	}{
+		{8, 0, 16},                                  // no measure yet: as many waiting as running
+		{8, 20 * time.Microsecond, 8 + maxPrefetch}, // no-op: a full batch
+		{8, time.Millisecond, 8 + maxPrefetch},      // 8 × 10 = 80 start within the window: capped
+		{8, 2 * time.Millisecond, 8 + 40},           // 8 × 5
+		{8, 50 * time.Millisecond, 16},              // long: never fewer waiting than running
+		{8, time.Hour, 16},
+		{1, 500 * time.Microsecond, 1 + 20},
+		{200, time.Microsecond, 400}, // concurrency above maxPrefetch bounds the waiting
+		{200, time.Second, 400},
+	}
+	for _, tc := range cases {
+		w := newWorker(tc.conc)
+		if tc.avg > 0 {
+			w.ran(tc.avg)
+		}
+		if got := w.held(); got != tc.want {
+			t.Errorf("concurrency %d, invocations of %v: held %d, want %d", tc.conc, tc.avg, got, tc.want)
+		}
+	}
+}
+
+// TestWorkerRanAverages: the average follows the runs, and one outlier
+// moves it by a sixteenth.
+func TestWorkerRanAverages(t *testing.T) {
+	w := newWorker(1)
+	w.ran(time.Millisecond)
+	w.ran(17 * time.Millisecond)
+	if got := time.Duration(w.runNanos.Load()); got != 2*time.Millisecond {
+		t.Fatalf("average %v, want 2ms", got)
+	}
+}
