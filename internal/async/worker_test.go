@@ -69,7 +69,7 @@ func TestWorkerHeld(t *testing.T) {
 		avg  time.Duration // 0: nothing ran yet
 		want int
 	}{
-		{8, 0, 16},                                  // no measure yet: as many waiting as running
+		{8, 0, 16}, // no measure yet: as many waiting as running
 		{8, 20 * time.Microsecond, 8 + maxPrefetch}, // no-op: a full batch
 		{8, time.Millisecond, 8 + maxPrefetch},      // 8 × 10 = 80 start within the window: capped
 		{8, 2 * time.Millisecond, 8 + 40},           // 8 × 5
