@@ -3,6 +3,7 @@ package async
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,45 @@ type envelope struct {
 	EnqueuedAt     time.Time       `json:"enqueued_at"`
 	// Previous holds the attempts of earlier runs (a redriven dead letter).
 	Previous []Attempt `json:"previous,omitempty"`
+	// nonce, for an invocation whose id is made of its place in the
+	// stream (see seqID), is the id's random half.
+	nonce string
+}
+
+// Most invocations (those queued with no id or idempotency key of their
+// own) share one subject per function, hearth.async.invoke.<fn>.q, and
+// their id is made once the message is stored: a random nonce and the
+// message's sequence in the stream. A queued invocation's record is then
+// read by sequence (checked against the nonce), and the server keeps no
+// per-subject state per invocation: a subject per invocation cost it a
+// subject-index entry to add, match and remove for every one, and its
+// collector the scanning of an index as large as the backlog.
+// Invocations with an id of their own (a destination's, a redrive's, one
+// claimed by an idempotency key before it is queued) keep a subject each.
+const seqSubjectToken = "q"
+
+// seqID is the id of an invocation queued on its function's shared
+// subject: nonce, "-", and its sequence in the stream.
+func seqID(nonce string, seq uint64) string {
+	return nonce + "-" + strconv.FormatUint(seq, 10)
+}
+
+// parseSeqID splits an id that seqID made; ok is false for other ids.
+func parseSeqID(id string) (nonce string, seq uint64, ok bool) {
+	nonce, digits, found := strings.Cut(id, "-")
+	if !found || len(nonce) != 16 || strings.Contains(digits, "-") {
+		return "", 0, false
+	}
+	for _, c := range nonce {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", 0, false
+		}
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || seq == 0 {
+		return "", 0, false
+	}
+	return nonce, seq, true
 }
 
 // A queued invocation's message carries its envelope in headers and the
@@ -32,6 +72,7 @@ type envelope struct {
 const (
 	hdrEnvelope       = "Hearth-Envelope" // "2"
 	hdrID             = "Hearth-Id"
+	hdrNonce          = "Hearth-Nonce" // instead of Hearth-Id: see seqID
 	hdrFunction       = "Hearth-Function"
 	hdrSource         = "Hearth-Source"
 	hdrEnqueuedAt     = "Hearth-Enqueued-At" // RFC 3339, nanoseconds
@@ -60,7 +101,11 @@ func encodeEnvelope(env envelope, msg *nats.Msg) error {
 	}
 	h := msg.Header
 	h[hdrEnvelope] = []string{"2"}
-	h[hdrID] = []string{env.ID}
+	if env.nonce != "" {
+		h[hdrNonce] = []string{env.nonce}
+	} else {
+		h[hdrID] = []string{env.ID}
+	}
 	h[hdrFunction] = []string{env.Function}
 	h[hdrEnqueuedAt] = []string{env.EnqueuedAt.Format(time.RFC3339Nano)}
 	set := func(k, v string) {
@@ -108,8 +153,9 @@ func headerSafe(env envelope) bool {
 	return true
 }
 
-// decodeEnvelope reads a queued invocation's message, of either version.
-func decodeEnvelope(h nats.Header, data []byte) (envelope, error) {
+// decodeEnvelope reads a queued invocation's message, of either version;
+// seq is its sequence in the stream.
+func decodeEnvelope(h nats.Header, data []byte, seq uint64) (envelope, error) {
 	if h.Get(hdrEnvelope) != "2" {
 		var env envelope
 		if err := json.Unmarshal(data, &env); err != nil {
@@ -119,6 +165,9 @@ func decodeEnvelope(h nats.Header, data []byte) (envelope, error) {
 	}
 	env := envelope{ID: h.Get(hdrID), Function: h.Get(hdrFunction), Source: h.Get(hdrSource),
 		IdempotencyKey: h.Get(hdrIdempotencyKey)}
+	if nonce := h.Get(hdrNonce); env.ID == "" && nonce != "" {
+		env.ID, env.nonce = seqID(nonce, seq), nonce
+	}
 	if env.ID == "" || env.Function == "" {
 		return envelope{}, fmt.Errorf("decode queued invocation: the %s and %s headers are required", hdrID, hdrFunction)
 	}

@@ -49,7 +49,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 			}
 			// Through the wire format, as a worker receives it.
 			h, data := wire(t, msg)
-			got, err := decodeEnvelope(h, data)
+			got, err := decodeEnvelope(h, data, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestDecodeEnvelopeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env, err := decodeEnvelope(nats.Header{}, v1); err != nil || env.ID != "old" || env.Source != "api" {
+	if env, err := decodeEnvelope(nats.Header{}, v1, 0); err != nil || env.ID != "old" || env.Source != "api" {
 		t.Fatalf("version 1 = %+v, %v", env, err)
 	}
 	cases := []struct {
@@ -128,9 +128,52 @@ func TestDecodeEnvelopeErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := decodeEnvelope(tc.h, tc.data); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := decodeEnvelope(tc.h, tc.data, 0); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one that names %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSeqID: an invocation queued on its function's shared subject gets
+// its id from its nonce and its sequence, and only such ids parse.
+func TestSeqID(t *testing.T) {
+	at := time.Date(2026, 11, 26, 5, 0, 0, 0, time.UTC)
+	msg := nats.NewMsg("s")
+	if err := encodeEnvelope(envelope{Function: "f", EnqueuedAt: at, nonce: "0123456789abcdef"}, msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.Header.Get(hdrID) != "" {
+		t.Fatalf("an id header %q for an invocation whose id is not made yet", msg.Header.Get(hdrID))
+	}
+	h, data := wire(t, msg)
+	env, err := decodeEnvelope(h, data, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.ID != "0123456789abcdef-42" || env.Request.ID != env.ID {
+		t.Fatalf("id %q, request id %q; want 0123456789abcdef-42 for both", env.ID, env.Request.ID)
+	}
+	cases := []struct {
+		id    string
+		nonce string
+		seq   uint64
+		ok    bool
+	}{
+		{"0123456789abcdef-42", "0123456789abcdef", 42, true},
+		{seqID(newNonce(), 18446744073709551615), "", 18446744073709551615, true},
+		{"0123456789abcdef-0", "", 0, false},
+		{"0123456789abcdef-", "", 0, false},
+		{"0123456789abcdef-4-2", "", 0, false},
+		{"0123456789ABCDEF-42", "", 0, false},
+		{"0123456789abcde-42", "", 0, false},
+		{"7d3c5e0f9a1b4c2d8e6f7a9b0c1d2e3f", "", 0, false}, // a random id
+		{"7d3c5e0f9a1b4c2d8e6f7a9b0c1d2e3f-ok", "", 0, false},
+	}
+	for _, tc := range cases {
+		nonce, seq, ok := parseSeqID(tc.id)
+		if ok != tc.ok || (ok && seq != tc.seq) || (ok && tc.nonce != "" && nonce != tc.nonce) {
+			t.Errorf("parseSeqID(%q) = %q, %d, %v", tc.id, nonce, seq, ok)
+		}
 	}
 }

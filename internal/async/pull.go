@@ -345,6 +345,8 @@ type delivery interface {
 	Headers() nats.Header
 	// NumDelivered counts this delivery: 1 the first time.
 	NumDelivered() uint64
+	// Sequence is the message's place in its stream.
+	Sequence() uint64
 	Ack() error
 	Nak() error
 	NakWithDelay(time.Duration) error
@@ -370,6 +372,13 @@ func (d *natsDelivery) NumDelivered() uint64 {
 		return 0
 	}
 	return md.NumDelivered
+}
+func (d *natsDelivery) Sequence() uint64 {
+	md, err := d.m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return md.Sequence.Stream
 }
 func (d *natsDelivery) Ack() error                             { return d.m.Ack() }
 func (d *natsDelivery) Nak() error                             { return d.m.Nak() }

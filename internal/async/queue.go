@@ -2,8 +2,11 @@ package async
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +50,14 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 		return "", err
 	}
 	fresh := env.ID == ""
-	if fresh {
+	// Most invocations get their id once stored (see seqID). Those whose
+	// id must exist before (an idempotency key's claim names it) or whose
+	// publish may be a repeat the server drops (msgID) get one now.
+	bySeq := fresh && env.IdempotencyKey == "" && msgID == ""
+	switch {
+	case bySeq:
+		env.nonce = newNonce()
+	case fresh:
 		env.ID = invoke.NewRequestID()
 	}
 	if env.IdempotencyKey != "" {
@@ -75,7 +85,11 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 	// until a worker writes the record proper (see queuedRecord). It also
 	// carries the trace context: every attempt, however late, continues
 	// the trace of the request that queued it.
-	msg := nats.NewMsg(invokeSubject(env.Function, env.ID))
+	subject := invokeSubject(env.Function, env.ID)
+	if bySeq {
+		subject = invokeSubject(env.Function, seqSubjectToken)
+	}
+	msg := nats.NewMsg(subject)
 	if err := encodeEnvelope(env, msg); err != nil {
 		return "", err
 	}
@@ -85,8 +99,9 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
 	ack, err := s.opts.JS.PublishMsgAsync(msg, opts...)
+	var stored *jetstream.PubAck
 	if err == nil {
-		err = waitAcks(ctx, ack)
+		stored, err = waitAck(ctx, ack)
 	}
 	if err != nil {
 		// Undo, so that no key points at nothing.
@@ -95,7 +110,17 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 		}
 		return "", fmt.Errorf("queue invocation of %s: %w", env.Function, err)
 	}
+	if bySeq {
+		env.ID = seqID(env.nonce, stored.Sequence)
+	}
 	return env.ID, nil
+}
+
+// newNonce is the random half of an id made by seqID.
+func newNonce() string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:])
 }
 
 // process runs one delivery of env and settles msg: ack when done, a

@@ -370,8 +370,15 @@ func TestHoldQueue(t *testing.T) {
 	if n := len(env.node.callsOf("held")); n != 0 {
 		t.Fatalf("%d invocations ran while the queue was held", n)
 	}
-	if rec, err := s.Invocation(ctx, ids[0]); err != nil || rec.Status != StatusQueued {
+	if rec, err := s.Invocation(ctx, ids[0]); err != nil || rec.Status != StatusQueued || rec.ID != ids[0] {
 		t.Fatalf("held invocation: %+v, %v; want queued", rec, err)
+	}
+	// Its id is its nonce and its place in the stream: the same place with
+	// another nonce is no invocation.
+	if _, seq, ok := parseSeqID(ids[0]); !ok {
+		t.Fatalf("id %q is not made of a nonce and a sequence", ids[0])
+	} else if _, err := s.Invocation(ctx, seqID("ffffffffffffffff", seq)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a guessed id: %v, want ErrNotFound", err)
 	}
 	if err := resume(ctx); err != nil {
 		t.Fatal(err)

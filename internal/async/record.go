@@ -96,16 +96,28 @@ func (s *Service) Invocation(ctx context.Context, id string) (Record, error) {
 // yet, read from its message in the queue. Enqueue writes only the message;
 // the first attempt writes the record proper.
 func (s *Service) queuedRecord(ctx context.Context, id string) (Record, error) {
-	m, err := s.invokeStream.GetLastMsgForSubject(ctx, invokeSubject("*", id))
+	notFound := fmt.Errorf("%w: invocation %s (records are kept %s)", ErrNotFound, id, s.opts.RecordTTL)
+	var m *jetstream.RawStreamMsg
+	var err error
+	if _, seq, ok := parseSeqID(id); ok {
+		m, err = s.invokeStream.GetMsg(ctx, seq)
+	} else {
+		m, err = s.invokeStream.GetLastMsgForSubject(ctx, invokeSubject("*", id))
+	}
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Record{}, fmt.Errorf("%w: invocation %s (records are kept %s)", ErrNotFound, id, s.opts.RecordTTL)
+		return Record{}, notFound
 	}
 	if err != nil {
 		return Record{}, fmt.Errorf("read queued invocation %s: %w", id, err)
 	}
-	env, err := decodeEnvelope(m.Header, m.Data)
+	env, err := decodeEnvelope(m.Header, m.Data, m.Sequence)
 	if err != nil {
 		return Record{}, err
+	}
+	if env.ID != id {
+		// Another invocation's message at that sequence: the id's nonce
+		// is not its own.
+		return Record{}, notFound
 	}
 	rec := Record{ID: env.ID, Function: env.Function, Status: StatusQueued, Source: env.Source,
 		Attempts: env.Previous, CreatedAt: env.EnqueuedAt, UpdatedAt: env.EnqueuedAt}
@@ -170,6 +182,18 @@ func (s *Service) recordAsync(rec *Record) (jetstream.PubAckFuture, error) {
 		return nil, fmt.Errorf("write invocation %s: %w", rec.ID, err)
 	}
 	return f, nil
+}
+
+// waitAck waits for the acknowledgement of an async publish.
+func waitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+	select {
+	case a := <-f.Ok():
+		return a, nil
+	case err := <-f.Err():
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // waitAcks waits for the acknowledgements of async publishes.
