@@ -3,6 +3,7 @@ package async
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -72,13 +73,13 @@ func parseSeqID(id string) (nonce string, seq uint64, ok bool) {
 const (
 	hdrEnvelope       = "Hearth-Envelope" // "2"
 	hdrID             = "Hearth-Id"
-	hdrNonce          = "Hearth-Nonce" // instead of Hearth-Id: see seqID
-	hdrFunction       = "Hearth-Function"
-	hdrSource         = "Hearth-Source"
+	hdrNonce          = "Hearth-Nonce"       // instead of Hearth-Id: see seqID
+	hdrFunction       = "Hearth-Function"    // read, no longer written: the subject names it
+	hdrSource         = "Hearth-Source"      // absent: "api"
 	hdrEnqueuedAt     = "Hearth-Enqueued-At" // RFC 3339, nanoseconds
 	hdrIdempotencyKey = "Hearth-Idempotency-Key"
-	hdrMethod         = "Hearth-Method"
-	hdrPath           = "Hearth-Path"
+	hdrMethod         = "Hearth-Method" // absent: POST
+	hdrPath           = "Hearth-Path"   // absent: "/"
 	hdrQuery          = "Hearth-Query"
 	hdrPrevious       = "Hearth-Previous" // JSON array of Attempt
 	// hdrRequestPrefix precedes each header of the request itself.
@@ -106,17 +107,23 @@ func encodeEnvelope(env envelope, msg *nats.Msg) error {
 	} else {
 		h[hdrID] = []string{env.ID}
 	}
-	h[hdrFunction] = []string{env.Function}
 	h[hdrEnqueuedAt] = []string{env.EnqueuedAt.Format(time.RFC3339Nano)}
 	set := func(k, v string) {
 		if v != "" {
 			h[k] = []string{v}
 		}
 	}
-	set(hdrSource, env.Source)
+	// Each header is allocated again by every reader: the common values
+	// are left out.
+	unlessDefault := func(k, v, def string) {
+		if v != def {
+			h[k] = []string{v}
+		}
+	}
+	unlessDefault(hdrSource, env.Source, "api")
+	unlessDefault(hdrMethod, env.Request.Method, http.MethodPost)
+	unlessDefault(hdrPath, env.Request.Path, "/")
 	set(hdrIdempotencyKey, env.IdempotencyKey)
-	set(hdrMethod, env.Request.Method)
-	set(hdrPath, env.Request.Path)
 	set(hdrQuery, env.Request.Query)
 	if len(env.Previous) > 0 {
 		b, err := json.Marshal(env.Previous)
@@ -154,8 +161,8 @@ func headerSafe(env envelope) bool {
 }
 
 // decodeEnvelope reads a queued invocation's message, of either version;
-// seq is its sequence in the stream.
-func decodeEnvelope(h nats.Header, data []byte, seq uint64) (envelope, error) {
+// subject and seq are where it is in the stream.
+func decodeEnvelope(h nats.Header, data []byte, subject string, seq uint64) (envelope, error) {
 	if h.Get(hdrEnvelope) != "2" {
 		var env envelope
 		if err := json.Unmarshal(data, &env); err != nil {
@@ -163,13 +170,19 @@ func decodeEnvelope(h nats.Header, data []byte, seq uint64) (envelope, error) {
 		}
 		return env, nil
 	}
-	env := envelope{ID: h.Get(hdrID), Function: h.Get(hdrFunction), Source: h.Get(hdrSource),
+	env := envelope{ID: h.Get(hdrID), Function: h.Get(hdrFunction), Source: orDefault(h, hdrSource, "api"),
 		IdempotencyKey: h.Get(hdrIdempotencyKey)}
+	if env.Function == "" {
+		// hearth.async.invoke.<fn>.<id or q>; function names have no dots.
+		if rest, ok := strings.CutPrefix(subject, invokeSubjectPrefix); ok {
+			env.Function, _, _ = strings.Cut(rest, ".")
+		}
+	}
 	if nonce := h.Get(hdrNonce); env.ID == "" && nonce != "" {
 		env.ID, env.nonce = seqID(nonce, seq), nonce
 	}
 	if env.ID == "" || env.Function == "" {
-		return envelope{}, fmt.Errorf("decode queued invocation: the %s and %s headers are required", hdrID, hdrFunction)
+		return envelope{}, fmt.Errorf("decode queued invocation on %q: the %s (or %s) header and a function in the subject are required", subject, hdrID, hdrNonce)
 	}
 	t, err := time.Parse(time.RFC3339Nano, h.Get(hdrEnqueuedAt))
 	if err != nil {
@@ -181,7 +194,8 @@ func decodeEnvelope(h nats.Header, data []byte, seq uint64) (envelope, error) {
 			return envelope{}, fmt.Errorf("decode queued invocation %s: %s: %w", env.ID, hdrPrevious, err)
 		}
 	}
-	env.Request = runtime.Request{ID: env.ID, Method: h.Get(hdrMethod), Path: h.Get(hdrPath), Query: h.Get(hdrQuery), Body: data}
+	env.Request = runtime.Request{ID: env.ID, Method: orDefault(h, hdrMethod, http.MethodPost), Path: orDefault(h, hdrPath, "/"),
+		Query: h.Get(hdrQuery), Body: data}
 	for k, vs := range h {
 		if name, ok := strings.CutPrefix(k, hdrRequestPrefix); ok {
 			if env.Request.Headers == nil {
@@ -191,4 +205,13 @@ func decodeEnvelope(h nats.Header, data []byte, seq uint64) (envelope, error) {
 		}
 	}
 	return env, nil
+}
+
+// orDefault is h's value for key, or def when h has none (an empty value
+// is a value).
+func orDefault(h nats.Header, key, def string) string {
+	if vs, ok := h[key]; ok && len(vs) > 0 {
+		return vs[0]
+	}
+	return def
 }

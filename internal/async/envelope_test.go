@@ -36,7 +36,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			msg := nats.NewMsg("s")
+			msg := nats.NewMsg(invokeSubject(tc.env.Function, "x"))
 			msg.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 			if err := encodeEnvelope(tc.env, msg); err != nil {
 				t.Fatal(err)
@@ -49,7 +49,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 			}
 			// Through the wire format, as a worker receives it.
 			h, data := wire(t, msg)
-			got, err := decodeEnvelope(h, data, 0)
+			got, err := decodeEnvelope(h, data, msg.Subject, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestDecodeEnvelopeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env, err := decodeEnvelope(nats.Header{}, v1, 0); err != nil || env.ID != "old" || env.Source != "api" {
+	if env, err := decodeEnvelope(nats.Header{}, v1, "", 0); err != nil || env.ID != "old" || env.Source != "api" {
 		t.Fatalf("version 1 = %+v, %v", env, err)
 	}
 	cases := []struct {
@@ -122,13 +122,14 @@ func TestDecodeEnvelopeErrors(t *testing.T) {
 	}{
 		{"not JSON", nats.Header{}, []byte("{"), "decode queued invocation"},
 		{"no id", nats.Header{hdrEnvelope: {"2"}, hdrFunction: {"f"}}, nil, "Hearth-Id"},
+		{"no function", nats.Header{hdrEnvelope: {"2"}, hdrID: {"i"}}, nil, "a function in the subject"}, // and a subject not of a queue
 		{"bad time", nats.Header{hdrEnvelope: {"2"}, hdrID: {"i"}, hdrFunction: {"f"}, hdrEnqueuedAt: {"yesterday"}}, nil, hdrEnqueuedAt},
 		{"bad previous", nats.Header{hdrEnvelope: {"2"}, hdrID: {"i"}, hdrFunction: {"f"},
 			hdrEnqueuedAt: {"2026-01-01T00:00:00Z"}, hdrPrevious: {"[{"}}, nil, hdrPrevious},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := decodeEnvelope(tc.h, tc.data, 0); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := decodeEnvelope(tc.h, tc.data, "hearth.elsewhere", 0); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one that names %q", err, tc.want)
 			}
 		})
@@ -139,7 +140,7 @@ func TestDecodeEnvelopeErrors(t *testing.T) {
 // its id from its nonce and its sequence, and only such ids parse.
 func TestSeqID(t *testing.T) {
 	at := time.Date(2026, 11, 26, 5, 0, 0, 0, time.UTC)
-	msg := nats.NewMsg("s")
+	msg := nats.NewMsg(invokeSubject("f", seqSubjectToken))
 	if err := encodeEnvelope(envelope{Function: "f", EnqueuedAt: at, nonce: "0123456789abcdef"}, msg); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestSeqID(t *testing.T) {
 		t.Fatalf("an id header %q for an invocation whose id is not made yet", msg.Header.Get(hdrID))
 	}
 	h, data := wire(t, msg)
-	env, err := decodeEnvelope(h, data, 42)
+	env, err := decodeEnvelope(h, data, msg.Subject, 42)
 	if err != nil {
 		t.Fatal(err)
 	}

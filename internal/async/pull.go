@@ -345,7 +345,8 @@ type delivery interface {
 	Headers() nats.Header
 	// NumDelivered counts this delivery: 1 the first time.
 	NumDelivered() uint64
-	// Sequence is the message's place in its stream.
+	// Subject and Sequence are the message's place in its stream.
+	Subject() string
 	Sequence() uint64
 	Ack() error
 	Nak() error
@@ -373,6 +374,7 @@ func (d *natsDelivery) NumDelivered() uint64 {
 	}
 	return md.NumDelivered
 }
+func (d *natsDelivery) Subject() string { return d.m.Subject }
 func (d *natsDelivery) Sequence() uint64 {
 	md, err := d.m.Metadata()
 	if err != nil {

@@ -110,7 +110,7 @@ func (s *Service) queuedRecord(ctx context.Context, id string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("read queued invocation %s: %w", id, err)
 	}
-	env, err := decodeEnvelope(m.Header, m.Data, m.Sequence)
+	env, err := decodeEnvelope(m.Header, m.Data, m.Subject, m.Sequence)
 	if err != nil {
 		return Record{}, err
 	}

@@ -189,7 +189,7 @@ func (s *Service) handle(spec consumerSpec, m delivery) {
 	var env envelope
 	if spec.Topic == "" {
 		var err error
-		if env, err = decodeEnvelope(m.Headers(), m.Data(), m.Sequence()); err != nil {
+		if env, err = decodeEnvelope(m.Headers(), m.Data(), m.Subject(), m.Sequence()); err != nil {
 			s.log.Error("drop undecodable queued invocation", "function", spec.Function, "err", err)
 			_ = m.Term()
 			return
