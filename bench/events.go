@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -39,8 +40,9 @@ type EventsOptions struct {
 	// Clients is how many concurrent HTTP clients and NATS publishers
 	// (default 16, the figure).
 	Clients int
-	// WorkQueueMessages is how many messages the raw work-queue loop moves
-	// (default 100,000).
+	// WorkQueueMessages is how many messages the raw work-queue loop moves,
+	// and how many invocations the accept-then-drain runs queue, so that
+	// both drain the same count (default 100,000).
 	WorkQueueMessages int
 	// LatencySamples is how many publish → handler round trips to time
 	// (default 2,000).
@@ -78,9 +80,9 @@ func (o *EventsOptions) defaults() {
 // beside it the raw rates of the node's own embedded JetStream server
 // through nats.go, in one run:
 //
-//   - events.async.accepted_per_s: async invokes answered 202, from
-//     Clients concurrent HTTP clients, while the function's queue is held
-//     (see asyncRates);
+//   - events.async.accepted_per_s: WorkQueueMessages async invokes
+//     answered 202, from Clients concurrent HTTP clients, while the
+//     function's queue is held (see asyncRates);
 //   - events.async.completed_per_s: that backlog run to the end by the
 //     no-op function (record written, message acked);
 //   - events.async.sustained_per_s: accepting and completing at once;
@@ -174,9 +176,11 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 // asyncRates times the async path of fn three ways, each from
 // opts.Clients HTTP clients queueing invocations:
 //
-//   - accepted: for opts.Duration with the node's worker for fn held
-//     back (async.Service.HoldQueue), so that accepting has the machine
-//     to itself, as the raw publishers have;
+//   - accepted: as many invocations as the raw work-queue loop moves
+//     messages (opts.WorkQueueMessages; fewer if opts.Duration ends
+//     first), with the node's worker for fn held back
+//     (async.Service.HoldQueue), so that accepting has the machine to
+//     itself, as the raw publishers have;
 //   - completed: the worker, resumed, draining that backlog, as the raw
 //     work-queue loop drains its stream;
 //   - sustained (if sustain): both at once for opts.Duration, from the
@@ -190,7 +194,7 @@ func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions, fn string
 	if err != nil {
 		return r, err
 	}
-	backlog, took, err := postAsyncFor(ctx, n, opts, fn)
+	backlog, took, err := postAsyncFor(ctx, n, opts, fn, int64(opts.WorkQueueMessages))
 	if err != nil {
 		return r, err
 	}
@@ -218,7 +222,7 @@ func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions, fn string
 		return r, nil
 	}
 	start = time.Now()
-	count, _, err := postAsyncFor(ctx, n, opts, fn)
+	count, _, err := postAsyncFor(ctx, n, opts, fn, 0)
 	if err != nil {
 		return r, err
 	}
@@ -236,15 +240,20 @@ type asyncResult struct {
 	acceptCPU, drainCPU            time.Duration
 }
 
-// postAsyncFor queues async invocations of fn from opts.Clients clients
-// for opts.Duration and returns how many were accepted, in how long.
-func postAsyncFor(ctx context.Context, n *node.Node, opts EventsOptions, fn string) (int64, time.Duration, error) {
+// postAsyncFor queues async invocations of fn from opts.Clients clients,
+// limit of them (0: no limit) or for opts.Duration, whichever comes first,
+// and returns how many were accepted, in how long.
+func postAsyncFor(ctx context.Context, n *node.Node, opts EventsOptions, fn string, limit int64) (int64, time.Duration, error) {
 	var (
 		count    atomic.Int64
+		claimed  atomic.Int64
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
 	)
+	if limit == 0 {
+		limit = math.MaxInt64
+	}
 	start := time.Now()
 	end := start.Add(opts.Duration)
 	for range opts.Clients {
@@ -256,7 +265,7 @@ func postAsyncFor(ctx context.Context, n *node.Node, opts EventsOptions, fn stri
 				}
 				defer c.Close()
 				req := c.asyncRequest("/v1/functions/" + fn + "/invoke")
-				for ctx.Err() == nil && time.Now().Before(end) {
+				for ctx.Err() == nil && time.Now().Before(end) && claimed.Add(1) <= limit {
 					if err := c.post(req); err != nil {
 						return err
 					}
