@@ -199,8 +199,10 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 	}()
 	go func() {
 		defer close(settled)
+		t := time.NewTimer(ackWait)
+		t.Stop()
 		for st := range settles {
-			s.settle(st)
+			s.settle(st, t)
 			w.wg.Done()
 		}
 	}()
@@ -358,7 +360,8 @@ type delivery interface {
 // natsDelivery is a message pulled into a worker's inbox; its reply subject
 // is the JetStream ack subject.
 type natsDelivery struct {
-	m *nats.Msg
+	m  *nats.Msg
+	md *nats.MsgMetadata // parsed from m's reply subject on first use
 	// later, if set, takes the message's ack off the worker's hands (see
 	// ackAfter); deferred says it did.
 	later    func(*nats.Msg, jetstream.PubAckFuture)
@@ -367,21 +370,20 @@ type natsDelivery struct {
 
 func (d *natsDelivery) Data() []byte         { return d.m.Data }
 func (d *natsDelivery) Headers() nats.Header { return d.m.Header }
-func (d *natsDelivery) NumDelivered() uint64 {
-	md, err := d.m.Metadata()
-	if err != nil {
-		return 0
+func (d *natsDelivery) metadata() *nats.MsgMetadata {
+	if d.md == nil {
+		md, err := d.m.Metadata()
+		if err != nil {
+			md = &nats.MsgMetadata{}
+		}
+		d.md = md
 	}
-	return md.NumDelivered
+	return d.md
 }
-func (d *natsDelivery) Subject() string { return d.m.Subject }
-func (d *natsDelivery) Sequence() uint64 {
-	md, err := d.m.Metadata()
-	if err != nil {
-		return 0
-	}
-	return md.Sequence.Stream
-}
+
+func (d *natsDelivery) NumDelivered() uint64                   { return d.metadata().NumDelivered }
+func (d *natsDelivery) Subject() string                        { return d.m.Subject }
+func (d *natsDelivery) Sequence() uint64                       { return d.metadata().Sequence.Stream }
 func (d *natsDelivery) Ack() error                             { return d.m.Ack() }
 func (d *natsDelivery) Nak() error                             { return d.m.Nak() }
 func (d *natsDelivery) NakWithDelay(delay time.Duration) error { return d.m.NakWithDelay(delay) }
@@ -413,9 +415,10 @@ type settling struct {
 // not be written is logged and the message acked all the same, as when it
 // is written synchronously: the invocation ran, and running it again
 // would be worse than a missing record.
-func (s *Service) settle(st settling) {
-	t := time.NewTimer(ackWait)
-	defer t.Stop()
+//
+// t is the settling goroutine's one timer, stopped and drained.
+func (s *Service) settle(st settling, t *time.Timer) {
+	t.Reset(ackWait)
 	select {
 	case <-st.f.Ok():
 	case err := <-st.f.Err():
@@ -423,5 +426,6 @@ func (s *Service) settle(st settling) {
 	case <-t.C:
 		s.log.Warn("record the end of an invocation: no acknowledgement", "subject", st.m.Subject, "after", ackWait)
 	}
+	t.Stop() // Go 1.23 timers: Stop leaves no stale tick for the next Reset
 	_ = st.m.Ack()
 }
