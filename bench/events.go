@@ -32,7 +32,7 @@ type EventsOptions struct {
 	// the subscriber of the publish → handler timing, and a Go SDK no-op.
 	GuestDir string
 	// NoopWAT is the no-op whose async invocations are counted (default
-	// ./examples/wat-echo/echo.wat, assembled with wat2wasm): a function
+	// ./bench/eventsnoop/noop.wat, assembled with wat2wasm): a function
 	// that does no work of its own, so that the figures are hearth's.
 	NoopWAT string
 	// Duration of each rate measurement (default 5 s).
@@ -57,7 +57,7 @@ func (o *EventsOptions) defaults() {
 		o.GuestDir = "./bench/eventsguest"
 	}
 	if o.NoopWAT == "" {
-		o.NoopWAT = "./examples/wat-echo/echo.wat"
+		o.NoopWAT = "./bench/eventsnoop/noop.wat"
 	}
 	if o.Duration == 0 {
 		o.Duration = 5 * time.Second

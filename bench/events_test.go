@@ -3,12 +3,16 @@ package bench
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hearth-sh/hearth/client"
+	"github.com/hearth-sh/hearth/internal/node"
 )
 
 // TestEventsReportsEveryResult runs the events bench with tiny counts and
@@ -18,7 +22,7 @@ func TestEventsReportsEveryResult(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a guest and starts a node")
 	}
-	rep, err := Events(context.Background(), EventsOptions{GuestDir: "./eventsguest", NoopWAT: "../examples/wat-echo/echo.wat", Duration: 200 * time.Millisecond,
+	rep, err := Events(context.Background(), EventsOptions{GuestDir: "./eventsguest", NoopWAT: "./eventsnoop/noop.wat", Duration: 200 * time.Millisecond,
 		Clients: 4, WorkQueueMessages: 500, LatencySamples: 20, Concurrency: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -82,5 +86,35 @@ func TestHTTPConnPost(t *testing.T) {
 	}
 	if err := c.post(c.asyncRequest("/chunked")); err == nil || !strings.Contains(err.Error(), "chunked") {
 		t.Fatalf("chunked answer: %v, want a clear refusal", err)
+	}
+}
+
+// TestEventsNoopAnswers: the bench's no-op is a working function (the
+// drain would otherwise time retries and dead letters, not completions).
+func TestEventsNoopAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	ctx := context.Background()
+	wasm, err := assembleWAT(ctx, "./eventsnoop/noop.wat")
+	if err != nil {
+		t.Skipf("cannot assemble the no-op (CI installs wabt): %v", err)
+	}
+	n, err := node.Start(ctx, node.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop(context.Background())
+	c := client.New(n.URL())
+	if _, err := c.Deploy(ctx, "noop", client.FunctionConfig{}, wasm); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Invoke(ctx, "noop", []byte(`{"any":"thing"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != http.StatusOK || len(res.Body) != 0 || res.FunctionError != "" {
+		t.Fatalf("noop answered %+v, want 200 and no body", res)
 	}
 }

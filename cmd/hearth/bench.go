@@ -115,7 +115,7 @@ func newBenchCommand() *cobra.Command {
 	}
 	evCmd.Flags().DurationVar(&ev.Duration, "duration", 5*time.Second, "length of each rate measurement")
 	evCmd.Flags().IntVar(&ev.Concurrency, "concurrency", 8, "how many async invocations of each no-op function run at once")
-	evCmd.Flags().StringVar(&ev.NoopWAT, "noop", "./examples/wat-echo/echo.wat", "the WebAssembly text no-op to assemble with wat2wasm")
+	evCmd.Flags().StringVar(&ev.NoopWAT, "noop", "./bench/eventsnoop/noop.wat", "the WebAssembly text no-op to assemble with wat2wasm")
 	cmd.AddCommand(evCmd)
 	var cs bench.ColdstartOptions
 	csCmd := &cobra.Command{
