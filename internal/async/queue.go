@@ -51,9 +51,10 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 	}
 	fresh := env.ID == ""
 	// Most invocations get their id once stored (see seqID). Those whose
-	// id must exist before (an idempotency key's claim names it) or whose
-	// publish may be a repeat the server drops (msgID) get one now.
-	bySeq := fresh && env.IdempotencyKey == "" && msgID == ""
+	// id must exist before (an idempotency key's claim names it), whose
+	// publish may be a repeat the server drops (msgID), or whose envelope
+	// travels as JSON (no nonce header) get one now.
+	bySeq := fresh && env.IdempotencyKey == "" && msgID == "" && headerSafe(env)
 	switch {
 	case bySeq:
 		env.nonce = newNonce()
@@ -81,8 +82,9 @@ func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id s
 		msgID = env.ID
 	}
 	// The message is the "queued" record: one stream write per accepted
-	// invocation. Its subject names the invocation, so Invocation finds it
-	// until a worker writes the record proper (see queuedRecord). It also
+	// invocation. Its subject names the invocation, or its id names its
+	// sequence, so Invocation finds it until a worker writes the record
+	// proper (see queuedRecord). It also
 	// carries the trace context: every attempt, however late, continues
 	// the trace of the request that queued it.
 	subject := invokeSubject(env.Function, env.ID)

@@ -390,3 +390,45 @@ func TestHoldQueue(t *testing.T) {
 		t.Fatalf("%d runs, want %d", n, len(ids))
 	}
 }
+
+// TestEnqueueIDs: an invocation with nothing of its own gets an id made of
+// its place in the stream; one whose envelope cannot travel in headers,
+// or that carries an idempotency key, gets a random id; each runs and its
+// record is found by that id.
+func TestEnqueueIDs(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	ctx := context.Background()
+	env.node.add("ids", registry.Config{}, ok("done"))
+	cases := []struct {
+		name  string
+		req   runtime.Request
+		key   string
+		bySeq bool
+	}{
+		{"plain", runtime.Request{Method: "POST", Path: "/", Body: []byte("a")}, "", true},
+		{"a header value with a line break", runtime.Request{Body: []byte("b"),
+			Headers: map[string][]string{"X-Odd": {"one\ntwo"}}}, "", false},
+		{"an idempotency key", runtime.Request{Body: []byte("c")}, "order-1", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := s.Enqueue(ctx, "ids", tc.req, tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, bySeq := parseSeqID(id); bySeq != tc.bySeq {
+				t.Fatalf("id %q: made of a sequence = %v, want %v", id, bySeq, tc.bySeq)
+			}
+			rec := waitStatus(t, s, id, StatusSucceeded)
+			if rec.ID != id {
+				t.Fatalf("record id %q, want %q", rec.ID, id)
+			}
+		})
+	}
+	for _, req := range env.node.callsOf("ids") {
+		if req.ID == "" {
+			t.Fatalf("a request reached the function without its id: %+v", req)
+		}
+	}
+}
