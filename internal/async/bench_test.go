@@ -49,19 +49,7 @@ func benchAsyncInvoke(b *testing.B, concurrency int) {
 	b.ResetTimer()
 	cpu0 := cpuTime(b)
 	start := time.Now()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range 16 {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				if _, err := s.Enqueue(ctx, "noop", runtime.Request{Body: []byte(`{}`)}, ""); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	enqueueNoops(ctx, b, s)
 	accepted := time.Since(start)
 	<-all
 	completed := time.Since(start)
@@ -101,19 +89,7 @@ func BenchmarkAsyncPhases(b *testing.B) {
 	b.ResetTimer()
 	cpu0 := cpuTime(b)
 	start := time.Now()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range 16 {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				if _, err := s.Enqueue(ctx, "noop", runtime.Request{Body: []byte(`{}`)}, ""); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	enqueueNoops(ctx, b, s)
 	accepted := time.Since(start)
 	cpu1 := cpuTime(b)
 	start = time.Now()
@@ -127,4 +103,22 @@ func BenchmarkAsyncPhases(b *testing.B) {
 	b.ReportMetric(float64(b.N)/drained.Seconds(), "drained/s")
 	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "accept-cpu-µs")
 	b.ReportMetric(float64((cpu2-cpu1).Microseconds())/float64(b.N), "drain-cpu-µs")
+}
+
+// enqueueNoops queues b.N invocations of noop from 16 goroutines and
+// returns when all are accepted.
+func enqueueNoops(ctx context.Context, b *testing.B, s *Service) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if _, err := s.Enqueue(ctx, "noop", runtime.Request{Body: []byte(`{}`)}, ""); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
