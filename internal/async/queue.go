@@ -285,7 +285,7 @@ func (s *Service) ackWhenRecorded(ctx context.Context, msg delivery, f jetstream
 	if la, ok := msg.(laterAcker); ok && la.ackAfter(f) {
 		return
 	}
-	if err := waitAcks(ctx, f); err != nil {
+	if _, err := waitAck(ctx, f); err != nil {
 		s.log.Warn("record the end of an invocation", "err", err)
 	}
 	_ = msg.Ack()

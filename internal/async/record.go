@@ -145,7 +145,7 @@ func (s *Service) loadRecord(ctx context.Context, id string) (Record, uint64, er
 func (s *Service) saveRecord(ctx context.Context, rec *Record) error {
 	f, err := s.recordAsync(rec)
 	if err == nil {
-		err = waitAcks(ctx, f)
+		_, err = waitAck(ctx, f)
 	}
 	if err != nil {
 		return fmt.Errorf("write invocation %s: %w", rec.ID, err)
@@ -168,7 +168,7 @@ func validID(id string) bool {
 }
 
 // recordAsync writes rec without waiting for the server's acknowledgement
-// (see waitAcks). Records are KV entries, so this is a publish to the
+// (see waitAck). Records are KV entries, so this is a publish to the
 // bucket's subject (ids are valid keys: see validID); on one connection
 // it is stored in order with the writes that follow it.
 func (s *Service) recordAsync(rec *Record) (jetstream.PubAckFuture, error) {
@@ -194,18 +194,4 @@ func waitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// waitAcks waits for the acknowledgements of async publishes.
-func waitAcks(ctx context.Context, fs ...jetstream.PubAckFuture) error {
-	for _, f := range fs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }
