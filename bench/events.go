@@ -50,6 +50,10 @@ type EventsOptions struct {
 	// Concurrency of the no-op function: how many async invocations run at
 	// once (default 8).
 	Concurrency int
+	// Rounds is how many times the no-op's accept and drain are measured,
+	// each time beside a run of the raw loops (default 3); the figures
+	// are the medians.
+	Rounds int
 }
 
 func (o *EventsOptions) defaults() {
@@ -74,11 +78,16 @@ func (o *EventsOptions) defaults() {
 	if o.Concurrency == 0 {
 		o.Concurrency = 8
 	}
+	if o.Rounds == 0 {
+		o.Rounds = 3
+	}
 }
 
 // Events measures hearth's asynchronous path on an in-process node, and
 // beside it the raw rates of the node's own embedded JetStream server
-// through nats.go, in one run:
+// through nats.go, in one run. The no-op's accept and drain, and the raw
+// publish and work-queue loops, are measured Rounds times, side by side
+// (see eventRounds); their figures are medians over the rounds.
 //
 //   - events.async.accepted_per_s: WorkQueueMessages async invokes
 //     answered 202, from Clients concurrent HTTP clients, while the
@@ -89,10 +98,13 @@ func (o *EventsOptions) defaults() {
 //   - events.async.go_sdk.completed_per_s: completed/s for a no-op written
 //     with the Go SDK, whose runtime's own work in the guest is in it;
 //   - the process's CPU time per accepted and per completed invocation;
-//   - baseline.jetstream.publish_per_s: synchronous publishes (each waits
-//     for its ack) from Clients publishers;
+//   - baseline.jetstream.publish_per_s: WorkQueueMessages synchronous
+//     publishes (each waits for its ack) from Clients publishers;
 //   - baseline.jetstream.workqueue_per_s: a work-queue stream's
 //     publish → fetch (batches of 100) → ack loop;
+//   - events.async.accepted_pct_of_publish and
+//     completed_pct_of_workqueue: the median over rounds of each round's
+//     ratio of hearth's rate to the raw one beside it;
 //   - events.pubsub.latency.p50_ms / p99_ms: one event at a time published
 //     over HTTP to a topic, until the subscribed function's reply event is
 //     seen on the backbone. The reply is one more publish, so this is an
@@ -128,17 +140,28 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	}
 
 	rep := &Report{Bench: "events"}
-	ar, err := asyncRates(ctx, n, opts, "noop", true)
+	rounds, err := eventRounds(ctx, n, opts)
 	if err != nil {
 		return nil, err
 	}
-	accepted, completed, sustained := ar.accepted, ar.completed, ar.sustained
+	accepted := median(pick(rounds, func(r eventRound) float64 { return r.hearth.accepted }))
+	completed := median(pick(rounds, func(r eventRound) float64 { return r.hearth.completed }))
+	pub := median(pick(rounds, func(r eventRound) float64 { return r.publish }))
+	wq := median(pick(rounds, func(r eventRound) float64 { return r.workQueue }))
+	acceptPct := median(pick(rounds, func(r eventRound) float64 { return 100 * r.hearth.accepted / r.publish }))
+	completePct := median(pick(rounds, func(r eventRound) float64 { return 100 * r.hearth.completed / r.workQueue }))
 	rep.Add("events.async.accepted_per_s", accepted, "inv/s")
 	rep.Add("events.async.completed_per_s", completed, "inv/s")
+	rep.Add("events.async.accept_cpu_us", median(pick(rounds, func(r eventRound) float64 { return us(r.hearth.acceptCPU) })), "µs/inv")
+	rep.Add("events.async.complete_cpu_us", median(pick(rounds, func(r eventRound) float64 { return us(r.hearth.drainCPU) })), "µs/inv")
+	rep.Add("events.async.accepted_pct_of_publish", acceptPct, "%")
+	rep.Add("events.async.completed_pct_of_workqueue", completePct, "%")
+	sustained, err := sustainedRate(ctx, n, opts, "noop")
+	if err != nil {
+		return nil, err
+	}
 	rep.Add("events.async.sustained_per_s", sustained, "inv/s")
-	rep.Add("events.async.accept_cpu_us", us(ar.acceptCPU), "µs/inv")
-	rep.Add("events.async.complete_cpu_us", us(ar.drainCPU), "µs/inv")
-	goRates, err := asyncRates(ctx, n, opts, "gonoop", false)
+	goRates, err := asyncRates(ctx, n, opts, "gonoop")
 	if err != nil {
 		return nil, err
 	}
@@ -151,29 +174,78 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	}
 	rep.Add("events.pubsub.latency.p50_ms", ms(p50), "ms")
 	rep.Add("events.pubsub.latency.p99_ms", ms(p99), "ms")
-
-	js := n.Backbone().JS
-	pub, err := rawPublishRate(ctx, js, opts.Clients, opts.Duration)
-	if err != nil {
-		return nil, fmt.Errorf("baseline publish: %w", err)
-	}
 	rep.Add("baseline.jetstream.publish_per_s", pub, "msg/s")
-	wq, err := rawWorkQueueRate(ctx, js, opts.WorkQueueMessages)
-	if err != nil {
-		return nil, fmt.Errorf("baseline work queue: %w", err)
-	}
 	rep.Add("baseline.jetstream.workqueue_per_s", wq, "msg/s")
 
+	var perRound []string
+	for i, r := range rounds {
+		perRound = append(perRound, fmt.Sprintf("round %d: accepted %.0f/s = %.0f%% of %.0f/s, completed %.0f/s = %.0f%% of %.0f/s",
+			i+1, r.hearth.accepted, 100*r.hearth.accepted/r.publish, r.publish, r.hearth.completed, 100*r.hearth.completed/r.workQueue, r.workQueue))
+	}
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("completed %.0f inv/s (target ≥ 15,000); %.0f inv/s for the Go SDK no-op", completed, goRates.completed),
 		fmt.Sprintf("sustained %.0f inv/s: accepting and completing at once, from the first accept until the queue is empty", sustained),
-		fmt.Sprintf("accepted/s is %.0f%% of the raw sync publish rate (target ≥ 50%%)", 100*accepted/pub),
-		fmt.Sprintf("completed/s is %.0f%% of the raw work-queue loop (target ≥ 50%%)", 100*completed/wq),
+		fmt.Sprintf("accepted/s is %.0f%% of the raw sync publish rate (target ≥ 50%%; median of %d rounds, each measured beside its own raw run)", acceptPct, len(rounds)),
+		fmt.Sprintf("completed/s is %.0f%% of the raw work-queue loop (target ≥ 50%%; median of %d rounds)", completePct, len(rounds)))
+	rep.Notes = append(rep.Notes, perRound...)
+	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("publish → handler p50 %.2f ms (target < 1 ms; measured to the handler's reply event)", ms(p50)))
 	return rep, nil
 }
 
-// asyncRates times the async path of fn three ways, each from
+// eventRound is one round of the comparison: hearth's accept and drain
+// of the no-op, and the raw JetStream rates measured next to them.
+type eventRound struct {
+	hearth             asyncResult
+	publish, workQueue float64
+}
+
+// eventRounds measures opts.Rounds rounds of hearth's no-op against the
+// raw JetStream loops, each half of a round right after the other and in
+// alternating order, so that a machine that slows down or speeds up over
+// the run weighs on both sides of a ratio alike.
+func eventRounds(ctx context.Context, n *node.Node, opts EventsOptions) ([]eventRound, error) {
+	js := n.Backbone().JS
+	rounds := make([]eventRound, opts.Rounds)
+	for i := range rounds {
+		r := &rounds[i]
+		hearth := func() (err error) {
+			r.hearth, err = asyncRates(ctx, n, opts, "noop")
+			return err
+		}
+		raw := func() (err error) {
+			if r.publish, err = rawPublishRate(ctx, js, opts.Clients, opts.WorkQueueMessages, opts.Duration); err != nil {
+				return fmt.Errorf("baseline publish: %w", err)
+			}
+			if r.workQueue, err = rawWorkQueueRate(ctx, js, opts.WorkQueueMessages); err != nil {
+				return fmt.Errorf("baseline work queue: %w", err)
+			}
+			return nil
+		}
+		first, second := hearth, raw
+		if i%2 == 1 {
+			first, second = raw, hearth
+		}
+		if err := first(); err != nil {
+			return nil, err
+		}
+		if err := second(); err != nil {
+			return nil, err
+		}
+	}
+	return rounds, nil
+}
+
+// pick returns f of each round.
+func pick(rounds []eventRound, f func(eventRound) float64) []float64 {
+	xs := make([]float64, len(rounds))
+	for i, r := range rounds {
+		xs[i] = f(r)
+	}
+	return xs
+}
+
+// asyncRates times the async path of fn two ways, each from
 // opts.Clients HTTP clients queueing invocations:
 //
 //   - accepted: as many invocations as the raw work-queue loop moves
@@ -182,10 +254,8 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 //     (async.Service.HoldQueue), so that accepting has the machine to
 //     itself, as the raw publishers have;
 //   - completed: the worker, resumed, draining that backlog, as the raw
-//     work-queue loop drains its stream;
-//   - sustained (if sustain): both at once for opts.Duration, from the
-//     first accept until the queue is empty.
-func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions, fn string, sustain bool) (r asyncResult, err error) {
+//     work-queue loop drains its stream.
+func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions, fn string) (r asyncResult, err error) {
 	resume, err := n.Async().HoldQueue(ctx, fn)
 	if err != nil {
 		return r, fmt.Errorf("hold the %s function's queue: %w", fn, err)
@@ -217,20 +287,22 @@ func asyncRates(ctx context.Context, n *node.Node, opts EventsOptions, fn string
 		return r, err
 	}
 	r.drainCPU = (cpu2 - cpu1) / time.Duration(backlog)
+	return r, nil
+}
 
-	if !sustain {
-		return r, nil
-	}
-	start = time.Now()
+// sustainedRate is fn's rate with accepting and completing at once: async
+// invokes from opts.Clients clients for opts.Duration, from the first
+// accept until the queue is empty.
+func sustainedRate(ctx context.Context, n *node.Node, opts EventsOptions, fn string) (float64, error) {
+	start := time.Now()
 	count, _, err := postAsyncFor(ctx, n, opts, fn, 0)
 	if err != nil {
-		return r, err
+		return 0, err
 	}
 	if err := awaitEmptyQueue(ctx, n, fn); err != nil {
-		return r, err
+		return 0, err
 	}
-	r.sustained = float64(count) / time.Since(start).Seconds()
-	return r, nil
+	return float64(count) / time.Since(start).Seconds(), nil
 }
 
 // asyncResult is what asyncRates measures: rates in invocations/s, and
@@ -446,9 +518,10 @@ func awaitReply(ctx context.Context, replies <-chan string, id string) error {
 	}
 }
 
-// rawPublishRate publishes synchronously from publishers goroutines to a
-// file-backed stream for d, as hearth's accept path does once per invoke.
-func rawPublishRate(ctx context.Context, js jetstream.JetStream, publishers int, d time.Duration) (float64, error) {
+// rawPublishRate publishes msgs messages synchronously from publishers
+// goroutines to a file-backed stream (fewer if d ends first), as hearth's
+// accept path does once per invoke.
+func rawPublishRate(ctx context.Context, js jetstream.JetStream, publishers, msgs int, d time.Duration) (float64, error) {
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH_PUB", Subjects: []string{"bench.pub"}, Storage: jetstream.FileStorage})
 	if err != nil {
 		return 0, err
@@ -456,6 +529,7 @@ func rawPublishRate(ctx context.Context, js jetstream.JetStream, publishers int,
 	defer js.DeleteStream(context.Background(), stream.CachedInfo().Config.Name)
 	var (
 		count    atomic.Int64
+		claimed  atomic.Int64
 		wg       sync.WaitGroup
 		errOnce  sync.Once
 		firstErr error
@@ -465,7 +539,7 @@ func rawPublishRate(ctx context.Context, js jetstream.JetStream, publishers int,
 	end := start.Add(d)
 	for range publishers {
 		wg.Go(func() {
-			for ctx.Err() == nil && time.Now().Before(end) {
+			for ctx.Err() == nil && time.Now().Before(end) && claimed.Add(1) <= int64(msgs) {
 				if _, err := js.Publish(ctx, "bench.pub", payload); err != nil {
 					errOnce.Do(func() { firstErr = err })
 					return

@@ -23,13 +23,14 @@ func TestEventsReportsEveryResult(t *testing.T) {
 		t.Skip("builds a guest and starts a node")
 	}
 	rep, err := Events(context.Background(), EventsOptions{GuestDir: "./eventsguest", NoopWAT: "./eventsnoop/noop.wat", Duration: 200 * time.Millisecond,
-		Clients: 4, WorkQueueMessages: 500, LatencySamples: 20, Concurrency: 2})
+		Clients: 4, WorkQueueMessages: 500, LatencySamples: 20, Concurrency: 2, Rounds: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{
 		"events.async.accepted_per_s", "events.async.completed_per_s", "events.async.sustained_per_s",
 		"events.async.go_sdk.completed_per_s", "events.async.accept_cpu_us", "events.async.complete_cpu_us",
+		"events.async.accepted_pct_of_publish", "events.async.completed_pct_of_workqueue",
 		"baseline.jetstream.publish_per_s", "baseline.jetstream.workqueue_per_s",
 		"events.pubsub.latency.p50_ms", "events.pubsub.latency.p99_ms",
 	} {
