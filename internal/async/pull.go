@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // worker pulls one consumer on this node with bounded concurrency.
@@ -185,10 +184,10 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 	jobs := make(chan *nats.Msg)
 	runners := 0
 	var running sync.WaitGroup // the runner goroutines
-	// A finished invocation's message is acked once its final record is
-	// stored, by one goroutine that waits for those writes in order, so
-	// that its slots go to the next invocations meanwhile. At most cap(w.sem)
-	// messages wait so: a runner with one more waits its turn.
+	// A finished invocation's final record is stored, and then its message
+	// acked, by one goroutine that takes them in batches (see settleBatch),
+	// so that its slots go to the next invocations meanwhile. At most
+	// cap(w.sem) messages wait so: a runner with one more waits its turn.
 	settles := make(chan settling, most)
 	settled := make(chan struct{})
 	defer func() {
@@ -201,12 +200,29 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 		defer close(settled)
 		t := time.NewTimer(ackWait)
 		t.Stop()
+		batch := make([]settling, 0, maxSettleBatch)
 		for st := range settles {
-			s.settle(st, t)
-			w.wg.Done()
+			batch = append(batch[:0], st)
+		more:
+			for len(batch) < maxSettleBatch {
+				select {
+				case st, ok := <-settles:
+					if !ok {
+						break more
+					}
+					batch = append(batch, st)
+				default:
+					break more
+				}
+			}
+			s.settleBatch(batch, t)
+			for i := range batch {
+				batch[i] = settling{}
+				w.wg.Done()
+			}
 		}
 	}()
-	later := func(m *nats.Msg, f jetstream.PubAckFuture) { settles <- settling{m: m, f: f} }
+	later := func(st settling) { settles <- st }
 	runner := func(m *nats.Msg) {
 		for ; m != nil; m = <-jobs {
 			d := &natsDelivery{m: m, later: later}
@@ -362,9 +378,9 @@ type delivery interface {
 type natsDelivery struct {
 	m  *nats.Msg
 	md *nats.MsgMetadata // parsed from m's reply subject on first use
-	// later, if set, takes the message's ack off the worker's hands (see
-	// ackAfter); deferred says it did.
-	later    func(*nats.Msg, jetstream.PubAckFuture)
+	// later, if set, takes the final record and the message's ack off the
+	// worker's hands (see ackAfterRecord); deferred says it did.
+	later    func(settling)
 	deferred bool
 }
 
@@ -390,42 +406,73 @@ func (d *natsDelivery) NakWithDelay(delay time.Duration) error { return d.m.NakW
 func (d *natsDelivery) InProgress() error                      { return d.m.InProgress() }
 func (d *natsDelivery) Term() error                            { return d.m.Term() }
 
-func (d *natsDelivery) ackAfter(f jetstream.PubAckFuture) bool {
+func (d *natsDelivery) ackAfterRecord(subject string, record []byte) bool {
 	if d.later == nil {
 		return false
 	}
 	d.deferred = true
-	d.later(d.m, f)
+	m := d.m
+	d.later(settling{ack: func() error { return m.Ack() }, subject: subject, record: record})
 	return true
 }
 
-// laterAcker is a delivery that can be acked in the background once f,
-// the write of the invocation's final record, is acknowledged.
+// laterAcker is a delivery whose invocation's final record can be stored,
+// and then the delivery acked, in the background.
 type laterAcker interface {
-	ackAfter(f jetstream.PubAckFuture) bool
+	// ackAfterRecord takes the message that stores the record (subject,
+	// record) and says whether it will see to both.
+	ackAfterRecord(subject string, record []byte) bool
 }
 
-// settling is a finished invocation's message waiting for its record.
+// settling is a finished invocation: the message that stores its final
+// record, and the ack of its delivery.
 type settling struct {
-	m *nats.Msg
-	f jetstream.PubAckFuture
+	ack     func() error
+	subject string
+	record  []byte
 }
 
-// settle acks st's message once its record is stored. A record that could
-// not be written is logged and the message acked all the same, as when it
-// is written synchronously: the invocation ran, and running it again
-// would be worse than a missing record.
+// maxSettleBatch bounds how many finished invocations one acknowledgement
+// from the server settles (see settleBatch).
+const maxSettleBatch = 64
+
+// settleBatch stores the final records of batch, in order, and then acks
+// their deliveries.
+//
+// Only the last record asks the server for an acknowledgement: a stream
+// takes the messages of one connection in the order they were published,
+// so its acknowledgement of the last says that the ones before it were
+// handled too, and the records bucket has no limit that could refuse one
+// record and store the next. That saves the server an answer, and the
+// client a future and the decoding of an answer, per invocation.
+//
+// A record that could not be written is logged and the delivery acked all
+// the same, as when it is written synchronously: the invocation ran, and
+// running it again would be worse than a missing record.
 //
 // t is the settling goroutine's one timer, stopped and drained.
-func (s *Service) settle(st settling, t *time.Timer) {
-	t.Reset(ackWait)
-	select {
-	case <-st.f.Ok():
-	case err := <-st.f.Err():
-		s.log.Warn("record the end of an invocation", "subject", st.m.Subject, "err", err)
-	case <-t.C:
-		s.log.Warn("record the end of an invocation: no acknowledgement", "subject", st.m.Subject, "after", ackWait)
+func (s *Service) settleBatch(batch []settling, t *time.Timer) {
+	last := len(batch) - 1
+	conn := s.opts.JS.Conn() // the connection of the last record's publish
+	for _, st := range batch[:last] {
+		if err := conn.Publish(st.subject, st.record); err != nil {
+			s.log.Warn("record the end of an invocation", "subject", st.subject, "err", err)
+		}
 	}
-	t.Stop() // Go 1.23 timers: Stop leaves no stale tick for the next Reset
-	_ = st.m.Ack()
+	if f, err := s.opts.JS.PublishAsync(batch[last].subject, batch[last].record); err != nil {
+		s.log.Warn("record the end of an invocation", "subject", batch[last].subject, "err", err)
+	} else {
+		t.Reset(ackWait)
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			s.log.Warn("record the end of invocations", "count", len(batch), "last", batch[last].subject, "err", err)
+		case <-t.C:
+			s.log.Warn("record the end of invocations: no acknowledgement", "count", len(batch), "last", batch[last].subject, "after", ackWait)
+		}
+		t.Stop() // Go 1.23 timers: Stop leaves no stale tick for the next Reset
+	}
+	for _, st := range batch {
+		_ = st.ack()
+	}
 }

@@ -241,12 +241,12 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 	rec.Result = resultOf(res)
 	if outcome == "success" {
 		rec.Status, rec.Error = StatusSucceeded, ""
-		f, err := s.recordAsync(&rec)
+		subject, b, err := s.encodeRecord(&rec)
 		if err != nil {
 			s.log.Warn("record success", "id", env.ID, "err", err)
 		}
 		s.deliver(ctx, fn.Config.OnSuccess, env, &rec, "Success")
-		s.ackWhenRecorded(ctx, msg, f)
+		s.ackWhenRecorded(ctx, msg, subject, b)
 		return
 	}
 	if resp.Error != nil && resp.Error.Type == "BadRequest" {
@@ -272,21 +272,25 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 	_ = msg.NakWithDelay(delay)
 }
 
-// ackWhenRecorded acks msg once f, the write of its invocation's final
-// record, is acknowledged: in the background where msg allows, so that
-// the worker goes on to the next invocation meanwhile. (Acked first, a
-// node that stopped in between would leave an invocation that ran with
-// no record of it.)
-func (s *Service) ackWhenRecorded(ctx context.Context, msg delivery, f jetstream.PubAckFuture) {
-	if f == nil {
+// ackWhenRecorded stores an invocation's final record (the message
+// subject, data; none if data is nil) and then acks msg: in the background
+// where msg allows (see settleBatch), so that the worker goes on to the
+// next invocation meanwhile. (Acked first, a node that stopped in between
+// would leave an invocation that ran with no record of it.)
+func (s *Service) ackWhenRecorded(ctx context.Context, msg delivery, subject string, data []byte) {
+	if data == nil {
 		_ = msg.Ack()
 		return
 	}
-	if la, ok := msg.(laterAcker); ok && la.ackAfter(f) {
+	if la, ok := msg.(laterAcker); ok && la.ackAfterRecord(subject, data) {
 		return
 	}
-	if _, err := waitAck(ctx, f); err != nil {
-		s.log.Warn("record the end of an invocation", "err", err)
+	f, err := s.opts.JS.PublishAsync(subject, data)
+	if err == nil {
+		_, err = waitAck(ctx, f)
+	}
+	if err != nil {
+		s.log.Warn("record the end of an invocation", "subject", subject, "err", err)
 	}
 	_ = msg.Ack()
 }

@@ -168,20 +168,30 @@ func validID(id string) bool {
 }
 
 // recordAsync writes rec without waiting for the server's acknowledgement
-// (see waitAck). Records are KV entries, so this is a publish to the
-// bucket's subject (ids are valid keys: see validID); on one connection
-// it is stored in order with the writes that follow it.
+// (see waitAck). On one connection it is stored in order with the writes
+// that follow it.
 func (s *Service) recordAsync(rec *Record) (jetstream.PubAckFuture, error) {
-	rec.UpdatedAt = s.opts.Clock.Now().UTC()
-	b, err := rec.appendJSON(nil) // not a reused buffer: the client may hold it until acked
+	subject, b, err := s.encodeRecord(rec)
 	if err != nil {
-		return nil, fmt.Errorf("encode invocation %s: %w", rec.ID, err)
+		return nil, err
 	}
-	f, err := s.opts.JS.PublishAsync("$KV."+recordsBucket+"."+rec.ID, b)
+	f, err := s.opts.JS.PublishAsync(subject, b)
 	if err != nil {
 		return nil, fmt.Errorf("write invocation %s: %w", rec.ID, err)
 	}
 	return f, nil
+}
+
+// encodeRecord stamps rec and returns the message that stores it: records
+// are KV entries, so a message on the bucket's subject for its key (ids
+// are valid keys: see validID).
+func (s *Service) encodeRecord(rec *Record) (subject string, data []byte, err error) {
+	rec.UpdatedAt = s.opts.Clock.Now().UTC()
+	b, err := rec.appendJSON(nil) // not a reused buffer: the client may hold it until acked
+	if err != nil {
+		return "", nil, fmt.Errorf("encode invocation %s: %w", rec.ID, err)
+	}
+	return "$KV." + recordsBucket + "." + rec.ID, b, nil
 }
 
 // waitAck waits for the acknowledgement of an async publish.
