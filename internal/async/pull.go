@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // worker pulls one consumer on this node with bounded concurrency.
@@ -201,6 +202,7 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 		t := time.NewTimer(ackWait)
 		t.Stop()
 		batch := make([]settling, 0, maxSettleBatch)
+		var done doneBatch
 		for st := range settles {
 			batch = append(batch[:0], st)
 		more:
@@ -215,7 +217,7 @@ func (s *Service) pull(w *worker, spec consumerSpec, key string) {
 					break more
 				}
 			}
-			s.settleBatch(batch, t)
+			s.settleBatch(batch, t, &done)
 			for i := range batch {
 				batch[i] = settling{}
 				w.wg.Done()
@@ -437,38 +439,75 @@ type settling struct {
 const maxSettleBatch = 64
 
 // settleBatch stores the final records of batch, in order, and then acks
-// their deliveries.
+// their deliveries. Records for the done stream (see done.go) are lines of
+// one message per subject; the others are KV entries, a message each.
 //
-// Only the last record asks the server for an acknowledgement: a stream
-// takes the messages of one connection in the order they were published,
-// so its acknowledgement of the last says that the ones before it were
-// handled too, and the records bucket has no limit that could refuse one
-// record and store the next. That saves the server an answer, and the
-// client a future and the decoding of an answer, per invocation.
+// Only the last message to each stream asks the server for an
+// acknowledgement: a stream takes the messages of one connection in the
+// order they were published, so its acknowledgement of the last says that
+// the ones before it were handled too, and neither the records bucket nor
+// the done stream has a limit that could refuse one message and store the
+// next. That saves the server an answer, and the client a future and the
+// decoding of an answer, per invocation.
 //
 // A record that could not be written is logged and the delivery acked all
 // the same, as when it is written synchronously: the invocation ran, and
 // running it again would be worse than a missing record.
 //
-// t is the settling goroutine's one timer, stopped and drained.
-func (s *Service) settleBatch(batch []settling, t *time.Timer) {
-	last := len(batch) - 1
-	conn := s.opts.JS.Conn() // the connection of the last record's publish
-	for _, st := range batch[:last] {
-		if err := conn.Publish(st.subject, st.record); err != nil {
-			s.log.Warn("record the end of an invocation", "subject", st.subject, "err", err)
+// t is the settling goroutine's one timer, stopped and drained; done is
+// its scratch space. Either may be nil.
+func (s *Service) settleBatch(batch []settling, t *time.Timer, done *doneBatch) {
+	if done == nil {
+		done = &doneBatch{}
+	}
+	done.reset()
+	lastKV := -1
+	for i, st := range batch {
+		if isDoneSubject(st.subject) {
+			done.add(st.subject, st.record)
+		} else {
+			lastKV = i
 		}
 	}
-	if f, err := s.opts.JS.PublishAsync(batch[last].subject, batch[last].record); err != nil {
-		s.log.Warn("record the end of an invocation", "subject", batch[last].subject, "err", err)
-	} else {
+	var futures []jetstream.PubAckFuture
+	publish := func(subject string, data []byte, answer bool) {
+		var err error
+		if answer {
+			var f jetstream.PubAckFuture
+			if f, err = s.opts.JS.PublishAsync(subject, data); err == nil {
+				futures = append(futures, f)
+			}
+		} else {
+			err = s.opts.JS.Conn().Publish(subject, data) // the connection of the answered publishes
+		}
+		if err != nil {
+			s.log.Warn("record the end of invocations", "subject", subject, "err", err)
+		}
+	}
+	for i, st := range batch {
+		if !isDoneSubject(st.subject) {
+			publish(st.subject, st.record, i == lastKV)
+		}
+	}
+	for i, m := range done.msgs {
+		publish(m.subject, m.data, i == len(done.msgs)-1)
+	}
+	if len(futures) > 0 {
+		if t == nil {
+			t = time.NewTimer(ackWait)
+			t.Stop()
+		}
 		t.Reset(ackWait)
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			s.log.Warn("record the end of invocations", "count", len(batch), "last", batch[last].subject, "err", err)
-		case <-t.C:
-			s.log.Warn("record the end of invocations: no acknowledgement", "count", len(batch), "last", batch[last].subject, "after", ackWait)
+	wait:
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				s.log.Warn("record the end of invocations", "count", len(batch), "last", f.Msg().Subject, "err", err)
+			case <-t.C:
+				s.log.Warn("record the end of invocations: no acknowledgement", "count", len(batch), "after", ackWait)
+				break wait
+			}
 		}
 		t.Stop() // Go 1.23 timers: Stop leaves no stale tick for the next Reset
 	}

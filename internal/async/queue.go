@@ -142,8 +142,9 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 		// duplicate window.)
 		err = ErrNotFound
 	} else {
-		rec, _, err = s.loadRecord(ctx, env.ID)
+		rec, err = s.findRecord(ctx, env.ID)
 	}
+	fresh := errors.Is(err, ErrNotFound) // no record stored yet
 	switch {
 	case errors.Is(err, ErrNotFound):
 		rec = Record{ID: env.ID, Function: env.Function, Source: env.Source, Attempts: env.Previous, CreatedAt: env.EnqueuedAt}
@@ -245,8 +246,11 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 		if err != nil {
 			s.log.Warn("record success", "id", env.ID, "err", err)
 		}
+		if done, ok := doneEligible(&rec, b, fresh && !shown); ok {
+			subject = done
+		}
 		s.deliver(ctx, fn.Config.OnSuccess, env, &rec, "Success")
-		s.ackWhenRecorded(ctx, msg, subject, b)
+		s.ackWhenRecorded(msg, subject, b)
 		return
 	}
 	if resp.Error != nil && resp.Error.Type == "BadRequest" {
@@ -277,7 +281,7 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 // where msg allows (see settleBatch), so that the worker goes on to the
 // next invocation meanwhile. (Acked first, a node that stopped in between
 // would leave an invocation that ran with no record of it.)
-func (s *Service) ackWhenRecorded(ctx context.Context, msg delivery, subject string, data []byte) {
+func (s *Service) ackWhenRecorded(msg delivery, subject string, data []byte) {
 	if data == nil {
 		_ = msg.Ack()
 		return
@@ -285,14 +289,7 @@ func (s *Service) ackWhenRecorded(ctx context.Context, msg delivery, subject str
 	if la, ok := msg.(laterAcker); ok && la.ackAfterRecord(subject, data) {
 		return
 	}
-	f, err := s.opts.JS.PublishAsync(subject, data)
-	if err == nil {
-		_, err = waitAck(ctx, f)
-	}
-	if err != nil {
-		s.log.Warn("record the end of an invocation", "subject", subject, "err", err)
-	}
-	_ = msg.Ack()
+	s.settleBatch([]settling{{ack: msg.Ack, subject: subject, record: data}}, nil, nil)
 }
 
 // fail ends an invocation: a dead letter with every attempt, the failure

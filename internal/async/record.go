@@ -83,10 +83,22 @@ func (s *Service) Invocation(ctx context.Context, id string) (Record, error) {
 	if !validID(id) {
 		return Record{}, fmt.Errorf("%w: invocation %q", ErrNotFound, id)
 	}
-	rec, _, err := s.loadRecord(ctx, id)
+	rec, err := s.findRecord(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		if queued, qerr := s.queuedRecord(ctx, id); qerr == nil || !errors.Is(qerr, ErrNotFound) {
 			return queued, qerr
+		}
+	}
+	return rec, err
+}
+
+// findRecord reads the record of invocation id: its KV entry, or else its
+// line in the done stream (done.go).
+func (s *Service) findRecord(ctx context.Context, id string) (Record, error) {
+	rec, _, err := s.loadRecord(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		if done, derr := s.doneRecord(ctx, id); derr == nil || !errors.Is(derr, ErrNotFound) {
+			return done, derr
 		}
 	}
 	return rec, err

@@ -101,6 +101,7 @@ type Service struct {
 
 	invokeStream jetstream.Stream
 	dlqStream    jetstream.Stream
+	doneStream   jetstream.Stream // records of finished invocations, in batches (done.go)
 	records      jetstream.KeyValue
 	idem         jetstream.KeyValue
 	schedules    jetstream.KeyValue
@@ -188,6 +189,15 @@ func (s *Service) openStorage(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("async stream %s: %w", dlqStreamName, err)
+	}
+	s.doneStream, err = s.opts.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:     doneStreamName,
+		Subjects: []string{doneSubjectPrefix + ">"},
+		Storage:  jetstream.FileStorage,
+		MaxAge:   s.opts.RecordTTL,
+	})
+	if err != nil {
+		return fmt.Errorf("async stream %s: %w", doneStreamName, err)
 	}
 	buckets := []struct {
 		kv  *jetstream.KeyValue

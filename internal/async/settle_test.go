@@ -76,7 +76,7 @@ func TestSettleBatch(t *testing.T) {
 			}
 			timer := time.NewTimer(time.Hour)
 			timer.Stop()
-			s.settleBatch(batch, timer)
+			s.settleBatch(batch, timer, nil)
 
 			if len(acked) != tt.n {
 				t.Fatalf("acked %d deliveries, want all %d", len(acked), tt.n)
