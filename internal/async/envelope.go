@@ -101,13 +101,16 @@ func encodeEnvelope(env envelope, msg *nats.Msg) error {
 		msg.Header = nats.Header{}
 	}
 	h := msg.Header
-	h[hdrEnvelope] = []string{"2"}
+	// The three values every envelope has share one allocation.
+	always := []string{"2", env.nonce, env.EnqueuedAt.Format(time.RFC3339Nano)}
+	h[hdrEnvelope] = always[0:1:1]
 	if env.nonce != "" {
-		h[hdrNonce] = []string{env.nonce}
+		h[hdrNonce] = always[1:2:2]
 	} else {
-		h[hdrID] = []string{env.ID}
+		always[1] = env.ID
+		h[hdrID] = always[1:2:2]
 	}
-	h[hdrEnqueuedAt] = []string{env.EnqueuedAt.Format(time.RFC3339Nano)}
+	h[hdrEnqueuedAt] = always[2:3:3]
 	set := func(k, v string) {
 		if v != "" {
 			h[k] = []string{v}

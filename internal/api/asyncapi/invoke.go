@@ -1,7 +1,6 @@
 package asyncapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -35,17 +34,13 @@ func ServeAsyncInvoke(w http.ResponseWriter, r *http.Request, svc *async.Service
 	}
 	// The hot path of async invokes: the answer is written as is, without
 	// a map for encoding/json to walk.
-	quoted, err := json.Marshal(id)
-	if err != nil {
-		apierror.Write(w, apierror.New(http.StatusInternalServerError, "internal", "encode invocation id: %v", err))
-		return
-	}
-	body := make([]byte, 0, len(quoted)+9)
-	body = append(append(append(body, `{"id":`...), quoted...), "}\n"...)
+	body := make([]byte, 0, len(id)+10)
+	body = append(strconv.AppendQuote(append(body, `{"id":`...), id), "}\n"...)
 	h := w.Header()
-	h["Location"] = []string{"/v1/invocations/" + id}
-	h["Content-Type"] = []string{"application/json"}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	vals := []string{"/v1/invocations/" + id, "application/json", strconv.Itoa(len(body))} // one allocation
+	h["Location"] = vals[0:1:1]
+	h["Content-Type"] = vals[1:2:2]
+	h["Content-Length"] = vals[2:3:3]
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(body)
 }
