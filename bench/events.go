@@ -51,7 +51,7 @@ type EventsOptions struct {
 	// once (default 8).
 	Concurrency int
 	// Rounds is how many times the no-op's accept and drain are measured,
-	// each time beside a run of the raw loops (default 3); the figures
+	// each time beside a run of the raw loops (default 5); the figures
 	// are the medians.
 	Rounds int
 }
@@ -79,7 +79,7 @@ func (o *EventsOptions) defaults() {
 		o.Concurrency = 8
 	}
 	if o.Rounds == 0 {
-		o.Rounds = 3
+		o.Rounds = 5
 	}
 }
 

@@ -115,7 +115,7 @@ func newBenchCommand() *cobra.Command {
 	}
 	evCmd.Flags().DurationVar(&ev.Duration, "duration", 5*time.Second, "length of each rate measurement")
 	evCmd.Flags().IntVar(&ev.Concurrency, "concurrency", 8, "how many async invocations of each no-op function run at once")
-	evCmd.Flags().IntVar(&ev.Rounds, "rounds", 3, "rounds of the no-op against the raw loops, side by side; figures are medians")
+	evCmd.Flags().IntVar(&ev.Rounds, "rounds", 5, "rounds of the no-op against the raw loops, side by side; figures are medians")
 	evCmd.Flags().StringVar(&ev.NoopWAT, "noop", "./bench/eventsnoop/noop.wat", "the WebAssembly text no-op to assemble with wat2wasm")
 	cmd.AddCommand(evCmd)
 	var cs bench.ColdstartOptions
