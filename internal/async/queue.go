@@ -33,11 +33,12 @@ func (s *Service) Enqueue(ctx context.Context, function string, req runtime.Requ
 // when set, deduplicates the publish (schedule ticks, redrives); so does
 // an id that env brings.
 func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id string, err error) {
-	ctx, span := s.opts.Tracer.Start(ctx, "async enqueue "+env.Function, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attrFunction.String(env.Function)))
+	ctx, span := s.startSpan(ctx, "async enqueue ", env.Function, trace.SpanKindProducer, attrFunction.String(env.Function))
 	defer func() {
-		span.SetAttributes(attrInvocationID.String(id))
-		endSpan(span, err)
+		if span.IsRecording() {
+			span.SetAttributes(attrInvocationID.String(id))
+			endSpan(span, err)
+		}
 	}()
 	if err := registry.ValidateName(env.Function); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -181,14 +182,15 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 	// The attempt's span is a child of the enqueue (or publish) span that
 	// the message carries, and the parent of the invocation's own spans
 	// and of whatever the destinations queue next.
-	ctx, span := s.opts.Tracer.Start(ctx, "async attempt "+env.Function, trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attrFunction.String(env.Function), attrInvocationID.String(env.ID),
-			attrAttempt.Int(len(rec.Attempts))))
+	ctx, span := s.startSpan(ctx, "async attempt ", env.Function, trace.SpanKindConsumer,
+		attrFunction.String(env.Function), attrInvocationID.String(env.ID), attrAttempt.Int(len(rec.Attempts)))
 	outcome := "interrupted" // until the attempt ends otherwise
 	var attemptErr error
 	defer func() {
-		span.SetAttributes(attrOutcome.String(outcome))
-		endSpan(span, attemptErr)
+		if span.IsRecording() {
+			span.SetAttributes(attrOutcome.String(outcome))
+			endSpan(span, attemptErr)
+		}
 	}()
 	rec.Status, rec.NextAttemptAt = StatusRunning, nil
 	watch := s.watch(msg, &rec)

@@ -279,9 +279,12 @@ func (s *Service) Publish(ctx context.Context, topic string, data []byte, opts P
 // PublishEvent publishes a complete CloudEvent (structured mode). The
 // event's id deduplicates it within two minutes.
 func (s *Service) PublishEvent(ctx context.Context, topic string, ev Event) (id string, err error) {
-	ctx, span := s.opts.Tracer.Start(ctx, "async publish "+topic, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attrTopic.String(topic)))
-	defer func() { endSpan(span, err) }()
+	ctx, span := s.startSpan(ctx, "async publish ", topic, trace.SpanKindProducer, attrTopic.String(topic))
+	defer func() {
+		if span.IsRecording() {
+			endSpan(span, err)
+		}
+	}()
 	if err := topicName(topic); err != nil {
 		return "", err
 	}

@@ -61,6 +61,20 @@ func (s *Service) extract(parent context.Context, h nats.Header) context.Context
 	return s.opts.Propagator.Extract(parent, propagation.HeaderCarrier(h))
 }
 
+// startSpan starts a span of an async hop, named prefix+name, unless
+// ctx's span is a valid one that is neither sampled nor recording: a child
+// of it could not be sampled either (the node samples by parent), so that
+// span stands in for it, as in invoke.Dispatcher, and the hop costs no
+// span, id or context. Its trace id still travels on with the message.
+// Callers end and describe only a span that IsRecording: the one standing
+// in is not theirs to end.
+func (s *Service) startSpan(ctx context.Context, prefix, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if span := trace.SpanFromContext(ctx); span.SpanContext().IsValid() && !span.SpanContext().IsSampled() && !span.IsRecording() {
+		return ctx, span
+	}
+	return s.opts.Tracer.Start(ctx, prefix+name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+}
+
 // endSpan records err (if any) on span and ends it.
 func endSpan(span trace.Span, err error) {
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -191,4 +192,45 @@ func TestInjectTraceContextMatchesPropagator(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnsampledTraceMakesNoAsyncSpans: under a request whose trace is not
+// sampled (ParentBased, as the node samples), the async hops start no
+// spans of their own, and the function still runs in the request's trace.
+func TestUnsampledTraceMakesNoAsyncSpans(t *testing.T) {
+	env := newEnv(t, nil)
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
+	tracer := &countingTracer{Tracer: tp.Tracer("test")}
+	s := env.serviceWith(t, "n1", func(o *Options) { o.Tracer = tracer })
+	var calls spanCtxs
+	env.node.add("quiet", registry.Config{}, calls.wrap(ok("")))
+	ctx, root := tp.Tracer("test").Start(context.Background(), "request")
+	if root.SpanContext().IsSampled() || !root.SpanContext().IsValid() {
+		t.Fatalf("root span %v: want a valid, unsampled one", root.SpanContext())
+	}
+	id, err := s.Enqueue(ctx, "quiet", runtime.Request{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, s, id, StatusSucceeded)
+	root.End()
+	got := calls.all()
+	if len(got) != 1 || got[0].TraceID() != root.SpanContext().TraceID() {
+		t.Fatalf("the function ran in %v, want the request's trace %s", got, root.SpanContext().TraceID())
+	}
+	if n := tracer.starts.Load(); n != 0 {
+		t.Errorf("the service started %d spans, want none", n)
+	}
+}
+
+// countingTracer counts the spans started through it.
+type countingTracer struct {
+	trace.Tracer
+	starts atomic.Int64
+}
+
+func (c *countingTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	c.starts.Add(1)
+	return c.Tracer.Start(ctx, name, opts...)
 }
