@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -66,7 +66,9 @@ func doneEligible(rec *Record, data []byte, fresh bool) (subject string, ok bool
 // isDoneSubject says whether a record message goes to the done stream.
 func isDoneSubject(subject string) bool { return strings.HasPrefix(subject, doneSubjectPrefix) }
 
-// doneRecord finds the record of invocation id in the done stream.
+// doneRecord finds the record of invocation id in the done stream: its
+// range's messages come in one batched direct get (a round trip per
+// doneRange messages), as a quiet node writes a message per invocation.
 func (s *Service) doneRecord(ctx context.Context, id string) (Record, error) {
 	notFound := fmt.Errorf("%w: invocation %s (records are kept %s)", ErrNotFound, id, s.opts.RecordTTL)
 	_, seq, ok := parseSeqID(id)
@@ -75,26 +77,65 @@ func (s *Service) doneRecord(ctx context.Context, id string) (Record, error) {
 	}
 	subject := doneSubject(seq)
 	prefix := []byte(`{"id":` + strconv.Quote(id) + `,`)
+	ctx, cancel := context.WithTimeout(ctx, doneLookupTimeout)
+	defer cancel()
+	conn := s.opts.Conn
+	inbox := conn.NewInbox()
+	sub, err := conn.SubscribeSync(inbox)
+	if err != nil {
+		return Record{}, fmt.Errorf("read invocation %s: %w", id, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
 	for next := uint64(1); ; {
-		m, err := s.doneStream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return Record{}, notFound
-		}
-		if err != nil {
+		req := fmt.Appendf(nil, `{"seq":%d,"next_by_subj":%q,"batch":%d}`, next, subject, doneRange)
+		if err := conn.PublishRequest("$JS.API.DIRECT.GET."+doneStreamName, inbox, req); err != nil {
 			return Record{}, fmt.Errorf("read invocation %s: %w", id, err)
 		}
-		for line := range bytes.Lines(m.Data) {
-			if !bytes.HasPrefix(line, prefix) {
-				continue
+	batch:
+		for {
+			m, err := sub.NextMsgWithContext(ctx)
+			if err != nil {
+				return Record{}, fmt.Errorf("read invocation %s: %w", id, err)
 			}
-			var rec Record
-			if err := json.Unmarshal(line, &rec); err != nil {
-				return Record{}, fmt.Errorf("decode invocation %s: %w", id, err)
+			switch status := m.Header.Get("Status"); status {
+			case "":
+				if rec, found, err := findLine(m.Data, prefix); found || err != nil {
+					return rec, err
+				}
+				last, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+				if err != nil {
+					return Record{}, fmt.Errorf("read invocation %s: message without its sequence: %w", id, err)
+				}
+				next = last + 1
+			case "404": // nothing (more) on the subject
+				return Record{}, notFound
+			case "204": // end of the batch
+				if m.Header.Get("Nats-Num-Pending") == "0" {
+					return Record{}, notFound
+				}
+				break batch
+			default:
+				return Record{}, fmt.Errorf("read invocation %s: the done stream answered %s %s", id, status, m.Header.Get("Description"))
 			}
-			return rec, nil
 		}
-		next = m.Sequence + 1
 	}
+}
+
+// doneLookupTimeout bounds one lookup in the done stream.
+const doneLookupTimeout = 10 * time.Second
+
+// findLine decodes the line of data that starts with prefix, if any.
+func findLine(data, prefix []byte) (rec Record, found bool, err error) {
+	for line := range bytes.Lines(data) {
+		if !bytes.HasPrefix(line, prefix) {
+			continue
+		}
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return Record{}, true, fmt.Errorf("decode a done record: %w", err)
+		}
+		return rec, true, nil
+	}
+	return Record{}, false, nil
 }
 
 // doneBatch gathers the done records of a batch into messages: one per

@@ -82,10 +82,10 @@ func TestDoneRecordLookup(t *testing.T) {
 	env := newEnv(t, nil)
 	s := env.service(t, "n1")
 	ctx := context.Background()
-	settle := func(seqs ...uint64) {
+	settleAs := func(nonce string, seqs ...uint64) {
 		var batch []settling
 		for _, seq := range seqs {
-			rec := &Record{ID: seqID("00000000000000aa", seq), Function: "f", Status: StatusSucceeded, Attempts: []Attempt{{Number: 1}}}
+			rec := &Record{ID: seqID(nonce, seq), Function: "f", Status: StatusSucceeded, Attempts: []Attempt{{Number: 1}}}
 			_, data, err := s.encodeRecord(rec)
 			if err != nil {
 				t.Fatal(err)
@@ -98,16 +98,24 @@ func TestDoneRecordLookup(t *testing.T) {
 		}
 		s.settleBatch(batch, nil, nil)
 	}
+	settle := func(seqs ...uint64) { settleAs("00000000000000aa", seqs...) }
 	settle(3, 4, 300) // two subjects
 	settle(5, 1)      // a second message on the first subject
-	for _, seq := range []uint64{1, 3, 4, 5, 300} {
-		id := seqID("00000000000000aa", seq)
+	// More messages on one subject than one batched read returns.
+	for seq := uint64(2 * doneRange); seq < 2*doneRange+doneRange; seq++ {
+		settle(seq)
+	}
+	settleAs("00000000000000dd", 2*doneRange+7) // found only in the second read
+	for _, id := range []string{seqID("00000000000000aa", 1), seqID("00000000000000aa", 3), seqID("00000000000000aa", 4),
+		seqID("00000000000000aa", 5), seqID("00000000000000aa", 300), seqID("00000000000000aa", 3*doneRange-1),
+		seqID("00000000000000dd", 2*doneRange+7)} {
 		rec, err := s.Invocation(ctx, id)
 		if err != nil || rec.ID != id || rec.Status != StatusSucceeded {
 			t.Errorf("Invocation(%s) = %+v, %v", id, rec, err)
 		}
 	}
-	for _, id := range []string{seqID("00000000000000bb", 3), seqID("00000000000000aa", 2), seqID("00000000000000aa", 3) + "0"} {
+	for _, id := range []string{seqID("00000000000000bb", 3), seqID("00000000000000aa", 2), seqID("00000000000000aa", 3) + "0",
+		seqID("00000000000000aa", 10*doneRange)} { // wrong nonce; none written; no such id; an empty range
 		if _, err := s.Invocation(ctx, id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Invocation(%s) error = %v, want not found", id, err)
 		}

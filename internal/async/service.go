@@ -195,6 +195,8 @@ func (s *Service) openStorage(ctx context.Context) error {
 		Subjects: []string{doneSubjectPrefix + ">"},
 		Storage:  jetstream.FileStorage,
 		MaxAge:   s.opts.RecordTTL,
+		// A lookup reads a range's messages in one batched direct get.
+		AllowDirect: true,
 	})
 	if err != nil {
 		return fmt.Errorf("async stream %s: %w", doneStreamName, err)
