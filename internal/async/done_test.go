@@ -86,7 +86,7 @@ func TestDoneRecordLookup(t *testing.T) {
 		var batch []settling
 		for _, seq := range seqs {
 			rec := &Record{ID: seqID(nonce, seq), Function: "f", Status: StatusSucceeded, Attempts: []Attempt{{Number: 1}}}
-			_, data, err := s.encodeRecord(rec)
+			data, err := s.encodeRecord(rec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestDoneInvocationIsNotRunAgain(t *testing.T) {
 	env.node.add("once", registry.Config{}, ok("ran"))
 	id := seqID("00000000000000cc", 42)
 	rec := &Record{ID: id, Function: "once", Status: StatusSucceeded, Attempts: []Attempt{{Number: 1}}}
-	_, data, err := s.encodeRecord(rec)
+	data, err := s.encodeRecord(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -244,12 +244,13 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 	rec.Result = resultOf(res)
 	if outcome == "success" {
 		rec.Status, rec.Error = StatusSucceeded, ""
-		subject, b, err := s.encodeRecord(&rec)
+		b, err := s.encodeRecord(&rec)
 		if err != nil {
 			s.log.Warn("record success", "id", env.ID, "err", err)
 		}
-		if done, ok := doneEligible(&rec, b, fresh && !shown); ok {
-			subject = done
+		subject, ok := doneEligible(&rec, b, fresh && !shown)
+		if !ok {
+			subject = kvRecordSubject(rec.ID)
 		}
 		s.deliver(ctx, fn.Config.OnSuccess, env, &rec, "Success")
 		s.ackWhenRecorded(msg, subject, b)

@@ -179,32 +179,35 @@ func validID(id string) bool {
 	return true
 }
 
-// recordAsync writes rec without waiting for the server's acknowledgement
-// (see waitAck). On one connection it is stored in order with the writes
-// that follow it.
+// recordAsync writes rec as a KV entry without waiting for the server's
+// acknowledgement (see waitAck). On one connection it is stored in order
+// with the writes that follow it.
 func (s *Service) recordAsync(rec *Record) (jetstream.PubAckFuture, error) {
-	subject, b, err := s.encodeRecord(rec)
+	b, err := s.encodeRecord(rec)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.opts.JS.PublishAsync(subject, b)
+	f, err := s.opts.JS.PublishAsync(kvRecordSubject(rec.ID), b)
 	if err != nil {
 		return nil, fmt.Errorf("write invocation %s: %w", rec.ID, err)
 	}
 	return f, nil
 }
 
-// encodeRecord stamps rec and returns the message that stores it: records
-// are KV entries, so a message on the bucket's subject for its key (ids
-// are valid keys: see validID).
-func (s *Service) encodeRecord(rec *Record) (subject string, data []byte, err error) {
+// encodeRecord stamps rec and encodes it.
+func (s *Service) encodeRecord(rec *Record) ([]byte, error) {
 	rec.UpdatedAt = s.opts.Clock.Now().UTC()
 	b, err := rec.appendJSON(nil) // not a reused buffer: the client may hold it until acked
 	if err != nil {
-		return "", nil, fmt.Errorf("encode invocation %s: %w", rec.ID, err)
+		return nil, fmt.Errorf("encode invocation %s: %w", rec.ID, err)
 	}
-	return "$KV." + recordsBucket + "." + rec.ID, b, nil
+	return b, nil
 }
+
+// kvRecordSubject is the subject that stores invocation id's record in the
+// records bucket: KV entries are messages on the bucket's subject for
+// their key (ids are valid keys: see validID).
+func kvRecordSubject(id string) string { return "$KV." + recordsBucket + "." + id }
 
 // waitAck waits for the acknowledgement of an async publish.
 func waitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {

@@ -54,10 +54,11 @@ func TestSettleBatch(t *testing.T) {
 			batch := make([]settling, tt.n)
 			for i := range batch {
 				rec := &Record{ID: fmt.Sprintf("settle-%d", i), Function: "f", Status: StatusSucceeded, Attempts: []Attempt{}}
-				subject, data, err := s.encodeRecord(rec)
+				data, err := s.encodeRecord(rec)
 				if err != nil {
 					t.Fatal(err)
 				}
+				subject := kvRecordSubject(rec.ID)
 				if i == tt.n-1 && tt.lastSubject != "" {
 					subject = tt.lastSubject
 				}
