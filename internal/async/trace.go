@@ -66,13 +66,14 @@ func (s *Service) extract(parent context.Context, h nats.Header) context.Context
 // of it could not be sampled either (the node samples by parent), so that
 // span stands in for it, as in invoke.Dispatcher, and the hop costs no
 // span, id or context. Its trace id still travels on with the message.
-// Callers end and describe only a span that IsRecording: the one standing
-// in is not theirs to end.
-func (s *Service) startSpan(ctx context.Context, prefix, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+// Callers describe and end only a span that IsRecording (the one standing
+// in is not theirs to end), and build its attributes only then: built
+// before, they would be allocated on every hop for nothing.
+func (s *Service) startSpan(ctx context.Context, prefix, name string, kind trace.SpanKind) (context.Context, trace.Span) {
 	if span := trace.SpanFromContext(ctx); span.SpanContext().IsValid() && !span.SpanContext().IsSampled() && !span.IsRecording() {
 		return ctx, span
 	}
-	return s.opts.Tracer.Start(ctx, prefix+name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	return s.opts.Tracer.Start(ctx, prefix+name, trace.WithSpanKind(kind))
 }
 
 // endSpan records err (if any) on span and ends it.
