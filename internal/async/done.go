@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -94,6 +96,10 @@ func (s *Service) doneRecord(ctx context.Context, id string) (Record, error) {
 	batch:
 		for {
 			m, err := sub.NextMsgWithContext(ctx)
+			if errors.Is(err, nats.ErrNoResponders) {
+				return Record{}, fmt.Errorf("read invocation %s: the %s stream does not serve direct gets (allow_direct is off; a node that starts turns it on): %w",
+					id, doneStreamName, err)
+			}
 			if err != nil {
 				return Record{}, fmt.Errorf("read invocation %s: %w", id, err)
 			}

@@ -219,3 +219,47 @@ func (d *fakeDelivery) Nak() error                       { return d.note("nak") 
 func (d *fakeDelivery) NakWithDelay(time.Duration) error { return d.note("nak-delay") }
 func (d *fakeDelivery) InProgress() error                { return d.note("in-progress") }
 func (d *fakeDelivery) Term() error                      { return d.note("term") }
+
+// TestDoneRecordLookupErrors: a damaged line and a done stream that does
+// not answer direct gets give errors that say so, not "not found".
+func TestDoneRecordLookupErrors(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	ctx := context.Background()
+	damaged := seqID("00000000000000ee", 9)
+	if _, err := env.bb.JS.Publish(ctx, doneSubject(9), []byte(`{"id":"`+damaged+`","status":`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Invocation(ctx, damaged); err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "decode a done record") {
+		t.Errorf("damaged record: %v, want a decode error", err)
+	}
+
+	cfg := s.doneStream.CachedInfo().Config
+	cfg.AllowDirect = false
+	if _, err := env.bb.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Invocation(ctx, seqID("00000000000000ee", 10)); err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "does not serve direct gets") {
+		t.Errorf("no direct gets: %v, want an error that says so", err)
+	}
+}
+
+// TestProcessRecordsWithoutBackgroundAck: a delivery that cannot be acked
+// in the background (not a worker's) has its record stored, and then is
+// acked, before process returns.
+func TestProcessRecordsWithoutBackgroundAck(t *testing.T) {
+	env := newEnv(t, nil)
+	s := env.service(t, "n1")
+	ctx := context.Background()
+	env.node.add("fg", registry.Config{}, ok("done"))
+	id := seqID("00000000000000ff", 77)
+	d := &fakeDelivery{delivered: 1}
+	s.process(ctx, d, envelope{ID: id, Function: "fg", EnqueuedAt: time.Now()})
+	if got := d.settled(); got != "ack" {
+		t.Fatalf("delivery settled with %q, want ack", got)
+	}
+	rec, err := s.doneRecord(ctx, id)
+	if err != nil || rec.Status != StatusSucceeded || string(rec.Result.Body) != "done" {
+		t.Fatalf("done record = %+v, %v; want the success", rec, err)
+	}
+}
