@@ -148,8 +148,8 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	completed := median(pick(rounds, func(r eventRound) float64 { return r.hearth.completed }))
 	pub := median(pick(rounds, func(r eventRound) float64 { return r.publish }))
 	wq := median(pick(rounds, func(r eventRound) float64 { return r.workQueue }))
-	acceptPct := median(pick(rounds, func(r eventRound) float64 { return 100 * r.hearth.accepted / r.publish }))
-	completePct := median(pick(rounds, func(r eventRound) float64 { return 100 * r.hearth.completed / r.workQueue }))
+	acceptPct := median(pick(rounds, eventRound.acceptPct))
+	completePct := median(pick(rounds, eventRound.completePct))
 	rep.Add("events.async.accepted_per_s", accepted, "inv/s")
 	rep.Add("events.async.completed_per_s", completed, "inv/s")
 	rep.Add("events.async.accept_cpu_us", median(pick(rounds, func(r eventRound) float64 { return us(r.hearth.acceptCPU) })), "µs/inv")
@@ -180,7 +180,7 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	var perRound []string
 	for i, r := range rounds {
 		perRound = append(perRound, fmt.Sprintf("round %d: accepted %.0f/s = %.0f%% of %.0f/s, completed %.0f/s = %.0f%% of %.0f/s",
-			i+1, r.hearth.accepted, 100*r.hearth.accepted/r.publish, r.publish, r.hearth.completed, 100*r.hearth.completed/r.workQueue, r.workQueue))
+			i+1, r.hearth.accepted, r.acceptPct(), r.publish, r.hearth.completed, r.completePct(), r.workQueue))
 	}
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("completed %.0f inv/s (target ≥ 15,000); %.0f inv/s for the Go SDK no-op", completed, goRates.completed),
@@ -199,6 +199,12 @@ type eventRound struct {
 	hearth             asyncResult
 	publish, workQueue float64
 }
+
+// acceptPct is hearth's accepted/s in percent of the raw publish rate.
+func (r eventRound) acceptPct() float64 { return 100 * r.hearth.accepted / r.publish }
+
+// completePct is hearth's completed/s in percent of the raw work-queue loop.
+func (r eventRound) completePct() float64 { return 100 * r.hearth.completed / r.workQueue }
 
 // eventRounds measures opts.Rounds rounds of hearth's no-op against the
 // raw JetStream loops, each half of a round right after the other and in
