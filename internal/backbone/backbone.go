@@ -25,6 +25,7 @@ type Config struct {
 	DataDir string
 	// Listen, when set (host:port), makes the embedded server accept client
 	// connections over TCP; by default it takes only the in-process connection.
+	// Port 0 picks a free port (see ClientURL).
 	Listen string
 	// SyncAlways makes the embedded server fsync every write (slower, survives
 	// power loss); the default syncs every two minutes and survives a process crash.
@@ -71,6 +72,10 @@ func Open(ctx context.Context, cfg Config) (*Backbone, error) {
 			return nil, err
 		}
 		opts.Host, opts.Port = host, port
+		if port == 0 {
+			// To nats-server, port 0 means its default, 4222.
+			opts.Port = server.RANDOM_PORT
+		}
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -102,6 +107,16 @@ func newBackbone(nc *nats.Conn, srv *server.Server) (*Backbone, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return &Backbone{Conn: nc, JS: js, srv: srv}, nil
+}
+
+// ClientURL is the nats:// URL at which the embedded server takes TCP
+// clients; empty when it takes none (Config.Listen unset) or when the
+// backbone is an external cluster.
+func (b *Backbone) ClientURL() string {
+	if b.srv == nil || b.srv.Addr() == nil {
+		return ""
+	}
+	return b.srv.ClientURL()
 }
 
 // Close drains the connection and stops the embedded server, if any.
