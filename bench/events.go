@@ -99,12 +99,18 @@ func (o *EventsOptions) defaults() {
 //     with the Go SDK, whose runtime's own work in the guest is in it;
 //   - the process's CPU time per accepted and per completed invocation;
 //   - baseline.jetstream.publish_per_s: WorkQueueMessages synchronous
-//     publishes (each waits for its ack) from Clients publishers;
+//     publishes (each waits for its ack) from Clients publishers, each
+//     with its own TCP connection to the node's NATS port, as each HTTP
+//     client of the accept run has its own connection to the API;
+//   - baseline.jetstream.publish_inprocess_per_s: the same publishes from
+//     Clients goroutines over the node's own in-process connection, which
+//     crosses no socket: a bound that no client over the network reaches;
 //   - baseline.jetstream.workqueue_per_s: a work-queue stream's
-//     publish → fetch (batches of 100) → ack loop;
-//   - events.async.accepted_pct_of_publish and
-//     completed_pct_of_workqueue: the median over rounds of each round's
-//     ratio of hearth's rate to the raw one beside it;
+//     publish → fetch (batches of 100) → ack loop over the in-process
+//     connection, the one hearth's workers use;
+//   - events.async.accepted_pct_of_publish, accepted_pct_of_inprocess_publish
+//     and completed_pct_of_workqueue: the median over rounds of each
+//     round's ratio of hearth's rate to the raw one beside it;
 //   - events.pubsub.latency.p50_ms / p99_ms: one event at a time published
 //     over HTTP to a topic, until the subscribed function's reply event is
 //     seen on the backbone. The reply is one more publish, so this is an
@@ -124,7 +130,7 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 		return nil, fmt.Errorf("events bench data directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	n, err := node.Start(ctx, node.Config{DataDir: dir, Listen: "127.0.0.1:0",
+	n, err := node.Start(ctx, node.Config{DataDir: dir, Listen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
@@ -147,14 +153,17 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	accepted := median(pick(rounds, func(r eventRound) float64 { return r.hearth.accepted }))
 	completed := median(pick(rounds, func(r eventRound) float64 { return r.hearth.completed }))
 	pub := median(pick(rounds, func(r eventRound) float64 { return r.publish }))
+	pubInProcess := median(pick(rounds, func(r eventRound) float64 { return r.publishInProcess }))
 	wq := median(pick(rounds, func(r eventRound) float64 { return r.workQueue }))
 	acceptPct := median(pick(rounds, eventRound.acceptPct))
+	acceptPctInProcess := median(pick(rounds, eventRound.acceptPctInProcess))
 	completePct := median(pick(rounds, eventRound.completePct))
 	rep.Add("events.async.accepted_per_s", accepted, "inv/s")
 	rep.Add("events.async.completed_per_s", completed, "inv/s")
 	rep.Add("events.async.accept_cpu_us", median(pick(rounds, func(r eventRound) float64 { return us(r.hearth.acceptCPU) })), "µs/inv")
 	rep.Add("events.async.complete_cpu_us", median(pick(rounds, func(r eventRound) float64 { return us(r.hearth.drainCPU) })), "µs/inv")
 	rep.Add("events.async.accepted_pct_of_publish", acceptPct, "%")
+	rep.Add("events.async.accepted_pct_of_inprocess_publish", acceptPctInProcess, "%")
 	rep.Add("events.async.completed_pct_of_workqueue", completePct, "%")
 	sustained, err := sustainedRate(ctx, n, opts, "noop")
 	if err != nil {
@@ -175,17 +184,20 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 	rep.Add("events.pubsub.latency.p50_ms", ms(p50), "ms")
 	rep.Add("events.pubsub.latency.p99_ms", ms(p99), "ms")
 	rep.Add("baseline.jetstream.publish_per_s", pub, "msg/s")
+	rep.Add("baseline.jetstream.publish_inprocess_per_s", pubInProcess, "msg/s")
 	rep.Add("baseline.jetstream.workqueue_per_s", wq, "msg/s")
 
 	var perRound []string
 	for i, r := range rounds {
-		perRound = append(perRound, fmt.Sprintf("round %d: accepted %.0f/s = %.0f%% of %.0f/s, completed %.0f/s = %.0f%% of %.0f/s",
-			i+1, r.hearth.accepted, r.acceptPct(), r.publish, r.hearth.completed, r.completePct(), r.workQueue))
+		perRound = append(perRound, fmt.Sprintf("round %d: accepted %.0f/s = %.0f%% of %.0f/s over TCP (%.0f%% of %.0f/s in process), completed %.0f/s = %.0f%% of %.0f/s",
+			i+1, r.hearth.accepted, r.acceptPct(), r.publish, r.acceptPctInProcess(), r.publishInProcess,
+			r.hearth.completed, r.completePct(), r.workQueue))
 	}
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("completed %.0f inv/s (target ≥ 15,000); %.0f inv/s for the Go SDK no-op", completed, goRates.completed),
 		fmt.Sprintf("sustained %.0f inv/s: accepting and completing at once, from the first accept until the queue is empty", sustained),
-		fmt.Sprintf("accepted/s is %.0f%% of the raw sync publish rate (target ≥ 50%%; median of %d rounds, each measured beside its own raw run)", acceptPct, len(rounds)),
+		fmt.Sprintf("accepted/s is %.0f%% of the raw sync publish rate from %d publishers over TCP (target ≥ 50%%; median of %d rounds, each measured beside its own raw run)", acceptPct, opts.Clients, len(rounds)),
+		fmt.Sprintf("accepted/s is %.0f%% of the raw sync publish rate over the in-process connection, which crosses no socket", acceptPctInProcess),
 		fmt.Sprintf("completed/s is %.0f%% of the raw work-queue loop (target ≥ 50%%; median of %d rounds)", completePct, len(rounds)))
 	rep.Notes = append(rep.Notes, perRound...)
 	rep.Notes = append(rep.Notes,
@@ -196,12 +208,18 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 // eventRound is one round of the comparison: hearth's accept and drain
 // of the no-op, and the raw JetStream rates measured next to them.
 type eventRound struct {
-	hearth             asyncResult
-	publish, workQueue float64
+	hearth asyncResult
+	// publish is the raw publish rate over TCP; publishInProcess over the
+	// in-process connection.
+	publish, publishInProcess, workQueue float64
 }
 
-// acceptPct is hearth's accepted/s in percent of the raw publish rate.
+// acceptPct is hearth's accepted/s in percent of the raw publish rate over TCP.
 func (r eventRound) acceptPct() float64 { return 100 * r.hearth.accepted / r.publish }
+
+// acceptPctInProcess is hearth's accepted/s in percent of the raw publish
+// rate over the in-process connection.
+func (r eventRound) acceptPctInProcess() float64 { return 100 * r.hearth.accepted / r.publishInProcess }
 
 // completePct is hearth's completed/s in percent of the raw work-queue loop.
 func (r eventRound) completePct() float64 { return 100 * r.hearth.completed / r.workQueue }
@@ -211,7 +229,15 @@ func (r eventRound) completePct() float64 { return 100 * r.hearth.completed / r.
 // alternating order, so that a machine that slows down or speeds up over
 // the run weighs on both sides of a ratio alike.
 func eventRounds(ctx context.Context, n *node.Node, opts EventsOptions) ([]eventRound, error) {
-	js := n.Backbone().JS
+	overTCP, closeTCP, err := dialPublishers(n.Backbone().ClientURL(), opts.Clients)
+	if err != nil {
+		return nil, err
+	}
+	defer closeTCP()
+	inProcess := make([]jetstream.JetStream, opts.Clients)
+	for i := range inProcess {
+		inProcess[i] = n.Backbone().JS
+	}
 	rounds := make([]eventRound, opts.Rounds)
 	for i := range rounds {
 		r := &rounds[i]
@@ -220,10 +246,13 @@ func eventRounds(ctx context.Context, n *node.Node, opts EventsOptions) ([]event
 			return err
 		}
 		raw := func() (err error) {
-			if r.publish, err = rawPublishRate(ctx, js, opts.Clients, opts.WorkQueueMessages, opts.Duration); err != nil {
-				return fmt.Errorf("baseline publish: %w", err)
+			if r.publish, err = rawPublishRate(ctx, overTCP, opts.WorkQueueMessages, opts.Duration); err != nil {
+				return fmt.Errorf("baseline publish over TCP: %w", err)
 			}
-			if r.workQueue, err = rawWorkQueueRate(ctx, js, opts.WorkQueueMessages); err != nil {
+			if r.publishInProcess, err = rawPublishRate(ctx, inProcess, opts.WorkQueueMessages, opts.Duration); err != nil {
+				return fmt.Errorf("baseline publish in process: %w", err)
+			}
+			if r.workQueue, err = rawWorkQueueRate(ctx, n.Backbone().JS, opts.WorkQueueMessages); err != nil {
 				return fmt.Errorf("baseline work queue: %w", err)
 			}
 			return nil
@@ -524,10 +553,40 @@ func awaitReply(ctx context.Context, replies <-chan string, id string) error {
 	}
 }
 
-// rawPublishRate publishes msgs messages synchronously from publishers
-// goroutines to a file-backed stream (fewer if d ends first), as hearth's
+// dialPublishers connects n raw publishers to the NATS server at url, each
+// over its own TCP connection; closeAll closes them.
+func dialPublishers(url string, n int) (pubs []jetstream.JetStream, closeAll func(), err error) {
+	if url == "" {
+		return nil, nil, errors.New("the node's NATS server takes no TCP clients")
+	}
+	var conns []*nats.Conn
+	closeAll = func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}
+	for range n {
+		nc, err := nats.Connect(url, nats.Name("hearth-bench"))
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("connect a raw publisher to %s: %w", url, err)
+		}
+		conns = append(conns, nc)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("jetstream for a raw publisher: %w", err)
+		}
+		pubs = append(pubs, js)
+	}
+	return pubs, closeAll, nil
+}
+
+// rawPublishRate publishes msgs messages synchronously to a file-backed
+// stream, one goroutine per publisher (fewer if d ends first), as hearth's
 // accept path does once per invoke.
-func rawPublishRate(ctx context.Context, js jetstream.JetStream, publishers, msgs int, d time.Duration) (float64, error) {
+func rawPublishRate(ctx context.Context, publishers []jetstream.JetStream, msgs int, d time.Duration) (float64, error) {
+	js := publishers[0]
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH_PUB", Subjects: []string{"bench.pub"}, Storage: jetstream.FileStorage})
 	if err != nil {
 		return 0, err
@@ -543,7 +602,7 @@ func rawPublishRate(ctx context.Context, js jetstream.JetStream, publishers, msg
 	payload := []byte("x")
 	start := time.Now()
 	end := start.Add(d)
-	for range publishers {
+	for _, js := range publishers {
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(end) && claimed.Add(1) <= int64(msgs) {
 				if _, err := js.Publish(ctx, "bench.pub", payload); err != nil {

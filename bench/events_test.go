@@ -32,6 +32,7 @@ func TestEventsReportsEveryResult(t *testing.T) {
 		"events.async.go_sdk.completed_per_s", "events.async.accept_cpu_us", "events.async.complete_cpu_us",
 		"events.async.accepted_pct_of_publish", "events.async.completed_pct_of_workqueue",
 		"baseline.jetstream.publish_per_s", "baseline.jetstream.workqueue_per_s",
+		"baseline.jetstream.publish_inprocess_per_s", "events.async.accepted_pct_of_inprocess_publish",
 		"events.pubsub.latency.p50_ms", "events.pubsub.latency.p99_ms",
 	} {
 		if v := rep.Value(name); v <= 0 {
