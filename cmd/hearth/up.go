@@ -14,7 +14,7 @@ import (
 
 func newUpCommand() *cobra.Command {
 	var cfg node.Config
-	var logFormat, logLevel string
+	var logFormat, logLevel, syncMode string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a node with embedded defaults (NATS JetStream in-process, data under ./.hearth)",
@@ -25,6 +25,9 @@ func newUpCommand() *cobra.Command {
 				return err
 			}
 			cfg.Logger = logger
+			if cfg.SyncAlways, err = syncAlways(syncMode, cfg.SyncAlways); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			n, err := node.Start(ctx, cfg)
 			if err != nil {
@@ -47,8 +50,10 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data", envOr("HEARTH_DATA", ".hearth"), "data directory (env HEARTH_DATA)")
 	f.StringVar(&cfg.Listen, "listen", envOr("HEARTH_LISTEN", "127.0.0.1:8080"), "HTTP API address (env HEARTH_LISTEN); a non-loopback address needs --token")
 	f.StringVar(&cfg.NATSURL, "nats-url", os.Getenv("HEARTH_NATS_URL"), "use an external NATS cluster instead of the embedded server")
-	f.StringVar(&cfg.NATSListen, "nats-listen", "", "let the embedded NATS server accept TCP clients on this host:port")
-	f.BoolVar(&cfg.SyncAlways, "sync-always", false, "fsync every backbone write (survives power loss; slower)")
+	f.StringVar(&cfg.NATSListen, "nats-listen", "", "let the embedded NATS server accept TCP clients on this host:port (port 0: a free one)")
+	f.StringVar(&syncMode, "sync", "interval", "when the embedded backbone fsyncs: interval (every 2 min; survives a process crash) or always (every write; survives power loss, about 10× slower)")
+	f.BoolVar(&cfg.SyncAlways, "sync-always", false, "same as --sync always")
+	_ = f.MarkDeprecated("sync-always", "use --sync always")
 	f.StringArrayVar(&cfg.Stores, "store", nil, "add a state store NAME=nats|memory|redis://…|postgres://… (repeatable; see docs/state.md)")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", os.Getenv("HEARTH_OTLP_ENDPOINT"), "export traces with OTLP/HTTP to this host:port or URL (off by default)")
 	f.Float64Var(&cfg.TraceRate, "trace-rate", 20, "most new traces recorded per second (a caller's sampled trace is always continued; -1: no limit)")
@@ -61,6 +66,18 @@ func newUpCommand() *cobra.Command {
 		cfg.Token, _ = cmd.Flags().GetString("token")
 	}
 	return cmd
+}
+
+// syncAlways reads the --sync flag; legacy is --sync-always, which asks
+// for always whatever --sync says.
+func syncAlways(mode string, legacy bool) (bool, error) {
+	switch mode {
+	case "interval":
+		return legacy, nil
+	case "always":
+		return true, nil
+	}
+	return false, fmt.Errorf("--sync %q: use interval or always", mode)
 }
 
 func newLogger(format, level string) (*slog.Logger, error) {
