@@ -54,6 +54,10 @@ type EventsOptions struct {
 	// each time beside a run of the raw loops (default 5); the figures
 	// are the medians.
 	Rounds int
+	// SyncAlways runs the node with every backbone write fsynced (hearth up
+	// --sync always), hearth's side and the raw loops alike, to state what
+	// that setting costs.
+	SyncAlways bool
 }
 
 func (o *EventsOptions) defaults() {
@@ -130,7 +134,7 @@ func Events(ctx context.Context, opts EventsOptions) (*Report, error) {
 		return nil, fmt.Errorf("events bench data directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	n, err := node.Start(ctx, node.Config{DataDir: dir, Listen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+	n, err := node.Start(ctx, node.Config{DataDir: dir, Listen: "127.0.0.1:0", NATSListen: "127.0.0.1:0", SyncAlways: opts.SyncAlways,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return nil, fmt.Errorf("start node: %w", err)

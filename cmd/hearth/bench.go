@@ -98,11 +98,16 @@ func newBenchCommand() *cobra.Command {
 	stateCmd.Flags().StringVar(&st.PostgresURL, "postgres", "", "also measure a PostgreSQL store at this URL")
 	cmd.AddCommand(stateCmd)
 	var ev bench.EventsOptions
+	var evSync string
 	evCmd := &cobra.Command{
 		Use:   "events",
 		Short: "Async invocations accepted and completed per second and pub/sub latency, next to raw JetStream",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if ev.SyncAlways, err = syncAlways(evSync, false); err != nil {
+				return err
+			}
 			rep, err := bench.Events(cmd.Context(), ev)
 			if err != nil {
 				return err
@@ -115,6 +120,7 @@ func newBenchCommand() *cobra.Command {
 	}
 	evCmd.Flags().DurationVar(&ev.Duration, "duration", 5*time.Second, "length of each rate measurement")
 	evCmd.Flags().IntVar(&ev.Concurrency, "concurrency", 8, "how many async invocations of each no-op function run at once")
+	evCmd.Flags().StringVar(&evSync, "sync", "interval", "the node's backbone fsyncs as with hearth up --sync: interval or always (every write, hearth and the raw loops alike)")
 	evCmd.Flags().IntVar(&ev.Rounds, "rounds", 5, "rounds of the no-op against the raw loops, side by side; figures are medians")
 	evCmd.Flags().StringVar(&ev.NoopWAT, "noop", "./bench/eventsnoop/noop.wat", "the WebAssembly text no-op to assemble with wat2wasm")
 	cmd.AddCommand(evCmd)

@@ -34,6 +34,9 @@ func newUpCommand() *cobra.Command {
 				return err
 			}
 			fmt.Printf("hearth node listening on %s (data in %s)\n", n.URL(), cfg.DataDir)
+			if url := n.Backbone().ClientURL(); url != "" {
+				fmt.Printf("embedded NATS takes clients at %s\n", url)
+			}
 			fmt.Printf("deploy a first function:\n  hearth deploy hello ./examples/hello\n  hearth invoke hello --data '{\"name\":\"world\"}'\n")
 			select {
 			case <-ctx.Done():
