@@ -96,8 +96,11 @@ func newTopicCommand(g *globals) *cobra.Command {
 		Short: "Create a topic",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := g.client().CreateTopic(cmd.Context(), args[0])
-			return err
+			if _, err := g.client().CreateTopic(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Printf("created topic %s\n", args[0])
+			return nil
 		},
 	}, &cobra.Command{
 		Use:   "ls",
@@ -124,7 +127,11 @@ func newTopicCommand(g *globals) *cobra.Command {
 		Short: "Delete a topic with its subscriptions and undelivered events",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.client().DeleteTopic(cmd.Context(), args[0])
+			if err := g.client().DeleteTopic(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Printf("deleted topic %s\n", args[0])
+			return nil
 		},
 	})
 	return cmd
@@ -173,10 +180,18 @@ func newSubscribeCommand(g *globals, subscribe bool) *cobra.Command {
 			if fn == "" {
 				return errors.New("--fn FUNCTION is required")
 			}
-			if subscribe {
-				return g.client().Subscribe(cmd.Context(), args[0], fn)
+			if !subscribe {
+				if err := g.client().Unsubscribe(cmd.Context(), args[0], fn); err != nil {
+					return err
+				}
+				fmt.Printf("%s no longer receives %s's events\n", fn, args[0])
+				return nil
 			}
-			return g.client().Unsubscribe(cmd.Context(), args[0], fn)
+			if err := g.client().Subscribe(cmd.Context(), args[0], fn); err != nil {
+				return err
+			}
+			fmt.Printf("%s receives every event of %s from now on\n", fn, args[0])
+			return nil
 		},
 	}
 	if !subscribe {
@@ -240,7 +255,11 @@ func newScheduleCommand(g *globals) *cobra.Command {
 		Short: "Remove a schedule",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.client().DeleteSchedule(cmd.Context(), args[0])
+			if err := g.client().DeleteSchedule(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Printf("removed schedule %s\n", args[0])
+			return nil
 		},
 	})
 	return cmd
