@@ -179,7 +179,11 @@ func TestManyInvocationsEndInDoneRecords(t *testing.T) {
 			t.Fatalf("%s: result %+v", id, rec.Result)
 		}
 	}
-	info, err := s.doneStream.Info(ctx)
+	done, err := env.bb.JS.Stream(ctx, doneStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := done.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +238,11 @@ func TestDoneRecordLookupErrors(t *testing.T) {
 		t.Errorf("damaged record: %v, want a decode error", err)
 	}
 
-	cfg := s.doneStream.CachedInfo().Config
+	done, err := env.bb.JS.Stream(ctx, doneStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := done.CachedInfo().Config
 	cfg.AllowDirect = false
 	if _, err := env.bb.JS.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)

@@ -101,7 +101,6 @@ type Service struct {
 
 	invokeStream jetstream.Stream
 	dlqStream    jetstream.Stream
-	doneStream   jetstream.Stream // records of finished invocations, in batches (done.go)
 	records      jetstream.KeyValue
 	idem         jetstream.KeyValue
 	schedules    jetstream.KeyValue
@@ -190,7 +189,8 @@ func (s *Service) openStorage(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("async stream %s: %w", dlqStreamName, err)
 	}
-	s.doneStream, err = s.opts.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	// Records of finished invocations, in batches (done.go).
+	_, err = s.opts.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:     doneStreamName,
 		Subjects: []string{doneSubjectPrefix + ">"},
 		Storage:  jetstream.FileStorage,
