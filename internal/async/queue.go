@@ -33,12 +33,12 @@ func (s *Service) Enqueue(ctx context.Context, function string, req runtime.Requ
 // when set, deduplicates the publish (schedule ticks, redrives); so does
 // an id that env brings.
 func (s *Service) enqueue(ctx context.Context, env envelope, msgID string) (id string, err error) {
-	ctx, span := s.startSpan(ctx, "async enqueue ", env.Function, trace.SpanKindProducer)
-	if span.IsRecording() {
+	ctx, span, recording := s.startSpan(ctx, "async enqueue ", env.Function, trace.SpanKindProducer)
+	if recording {
 		span.SetAttributes(attrFunction.String(env.Function))
 	}
 	defer func() {
-		if span.IsRecording() {
+		if recording {
 			span.SetAttributes(attrInvocationID.String(id))
 			endSpan(span, err)
 		}
@@ -185,14 +185,14 @@ func (s *Service) process(ctx context.Context, msg delivery, env envelope) {
 	// The attempt's span is a child of the enqueue (or publish) span that
 	// the message carries, and the parent of the invocation's own spans
 	// and of whatever the destinations queue next.
-	ctx, span := s.startSpan(ctx, "async attempt ", env.Function, trace.SpanKindConsumer)
-	if span.IsRecording() {
+	ctx, span, recording := s.startSpan(ctx, "async attempt ", env.Function, trace.SpanKindConsumer)
+	if recording {
 		span.SetAttributes(attrFunction.String(env.Function), attrInvocationID.String(env.ID), attrAttempt.Int(len(rec.Attempts)))
 	}
 	outcome := "interrupted" // until the attempt ends otherwise
 	var attemptErr error
 	defer func() {
-		if span.IsRecording() {
+		if recording {
 			span.SetAttributes(attrOutcome.String(outcome))
 			endSpan(span, attemptErr)
 		}

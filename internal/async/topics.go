@@ -279,12 +279,12 @@ func (s *Service) Publish(ctx context.Context, topic string, data []byte, opts P
 // PublishEvent publishes a complete CloudEvent (structured mode). The
 // event's id deduplicates it within two minutes.
 func (s *Service) PublishEvent(ctx context.Context, topic string, ev Event) (id string, err error) {
-	ctx, span := s.startSpan(ctx, "async publish ", topic, trace.SpanKindProducer)
-	if span.IsRecording() {
+	ctx, span, recording := s.startSpan(ctx, "async publish ", topic, trace.SpanKindProducer)
+	if recording {
 		span.SetAttributes(attrTopic.String(topic))
 	}
 	defer func() {
-		if span.IsRecording() {
+		if recording {
 			endSpan(span, err)
 		}
 	}()

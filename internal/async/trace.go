@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/hearth-sh/hearth/internal/telemetry"
 )
 
 // Span attributes of the async hops. The invocation id is an attribute, not
@@ -61,19 +63,12 @@ func (s *Service) extract(parent context.Context, h nats.Header) context.Context
 	return s.opts.Propagator.Extract(parent, propagation.HeaderCarrier(h))
 }
 
-// startSpan starts a span of an async hop, named prefix+name, unless
-// ctx's span is a valid one that is neither sampled nor recording: a child
-// of it could not be sampled either (the node samples by parent), so that
-// span stands in for it, as in invoke.Dispatcher, and the hop costs no
-// span, id or context. Its trace id still travels on with the message.
-// Callers describe and end only a span that IsRecording (the one standing
-// in is not theirs to end), and build its attributes only then: built
-// before, they would be allocated on every hop for nothing.
-func (s *Service) startSpan(ctx context.Context, prefix, name string, kind trace.SpanKind) (context.Context, trace.Span) {
-	if span := trace.SpanFromContext(ctx); span.SpanContext().IsValid() && !span.SpanContext().IsSampled() && !span.IsRecording() {
-		return ctx, span
-	}
-	return s.opts.Tracer.Start(ctx, prefix+name, trace.WithSpanKind(kind))
+// startSpan starts the span of an async hop (see telemetry.StartSpan) and
+// says whether it is the caller's to describe and end: its own, and
+// recording.
+func (s *Service) startSpan(ctx context.Context, prefix, name string, kind trace.SpanKind) (context.Context, trace.Span, bool) {
+	ctx, span, own := telemetry.StartSpan(ctx, s.opts.Tracer, prefix, name, kind)
+	return ctx, span, own && span.IsRecording()
 }
 
 // endSpan records err (if any) on span and ends it.

@@ -263,17 +263,14 @@ func (d *Dispatcher) Invoke(ctx context.Context, name string, req runtime.Reques
 		req.ID = NewRequestID()
 	}
 	// Under a caller's unsampled span (the API's, for most requests at a
-	// low sampling ratio) the invoke span could not be sampled either: the
-	// caller's span stands in for it, which saves a span, its id and a
-	// context per invocation. Its trace id still reaches the guest and the
-	// log line.
-	span := trace.SpanFromContext(ctx)
-	if sc := span.SpanContext(); !sc.IsValid() || sc.IsSampled() {
-		ctx, span = d.opts.Tracer.Start(ctx, "invoke "+name, trace.WithSpanKind(trace.SpanKindInternal))
+	// low sampling ratio) the caller's span stands in for the invoke span.
+	// Its trace id still reaches the guest and the log line.
+	ctx, span, own := telemetry.StartSpan(ctx, d.opts.Tracer, "invoke ", name, trace.SpanKindInternal)
+	if own {
 		defer span.End()
 	}
 	// An unsampled span records nothing: skip the work of describing it.
-	recording := span.IsRecording()
+	recording := own && span.IsRecording()
 	if recording {
 		span.SetAttributes(attribute.String("faas.name", name), attribute.String("faas.invocation_id", req.ID))
 	}

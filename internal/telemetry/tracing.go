@@ -182,3 +182,21 @@ func (r *RecentTraces) copyLocked(id string) Trace {
 	sort.Slice(t.Spans, func(i, j int) bool { return t.Spans[i].Start.Before(t.Spans[j].Start) })
 	return t
 }
+
+// StartSpan starts a span named prefix+name under ctx's span, unless that
+// span is valid and unsampled. The node samples by parent, so a child of
+// an unsampled span could not be sampled either: ctx's span stands in for
+// it, and the hop costs no span, span id, context or name. Its trace id
+// still travels on (traceparent headers, logs).
+//
+// own says whether the span is the caller's: only then may the caller end
+// it. Callers describe a span only when own && span.IsRecording(), and
+// build its attributes only then: built before, they would be allocated
+// on every hop for nothing.
+func StartSpan(ctx context.Context, tracer trace.Tracer, prefix, name string, kind trace.SpanKind) (_ context.Context, span trace.Span, own bool) {
+	if parent := trace.SpanFromContext(ctx); parent.SpanContext().IsValid() && !parent.SpanContext().IsSampled() {
+		return ctx, parent, false
+	}
+	ctx, span = tracer.Start(ctx, prefix+name, trace.WithSpanKind(kind))
+	return ctx, span, true
+}
