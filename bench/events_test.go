@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -118,5 +119,26 @@ func TestEventsNoopAnswers(t *testing.T) {
 	}
 	if res.Status != http.StatusOK || len(res.Body) != 0 || res.FunctionError != "" {
 		t.Fatalf("noop answered %+v, want 200 and no body", res)
+	}
+}
+
+// TestDialPublishersErrors: a node without a NATS listener, or an address
+// nobody answers at, is an error that says which, with no connection left
+// open.
+func TestDialPublishersErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "nats://" + ln.Addr().String()
+	ln.Close()
+	for _, tc := range []struct{ url, want string }{
+		{"", "takes no TCP clients"},
+		{closed, "connect a raw publisher to " + closed},
+	} {
+		pubs, closeAll, err := dialPublishers(tc.url, 2)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || pubs != nil || closeAll != nil {
+			t.Errorf("dialPublishers(%q) = %d publishers, %v; want no publishers and an error with %q", tc.url, len(pubs), err, tc.want)
+		}
 	}
 }
