@@ -47,7 +47,8 @@ func upProcess(t *testing.T, bin, data, addr string, extra ...string) *exec.Cmd 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	deadline := time.Now().Add(60 * time.Second)
+	for ; ; time.Sleep(50 * time.Millisecond) {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -59,8 +60,12 @@ func upProcess(t *testing.T, bin, data, addr string, extra ...string) *exec.Cmd 
 			t.Fatalf("hearth up did not serve within 60s:\n%s", out.String())
 		}
 	}
-	if !strings.Contains(out.String(), "hearth deploy hello") {
-		t.Fatalf("hearth up did not say how to deploy a first function:\n%s", out.String())
+	// The node serves before up prints its greeting: wait for it too.
+	for !strings.Contains(out.String(), "hearth deploy hello") {
+		if time.Now().After(deadline) {
+			t.Fatalf("hearth up did not say how to deploy a first function:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	return cmd
 }
